@@ -1,0 +1,50 @@
+/**
+ * @module app
+ * Builds the HTTP application from its dependencies. Everything a request needs is passed in here
+ * (config, OpenSearch client, logger, readiness), so tests build an app with their own.
+ */
+import { OpenAPIHono } from "@hono/zod-openapi";
+import type { Client } from "@opensearch-project/opensearch";
+import { requestId } from "hono/request-id";
+import type { Config } from "./config.ts";
+import { opsRoutes } from "./features/ops/ops.route.ts";
+import { accessLog, errorHandler, limitBody, notFound, sendProblem, wrongMethod } from "./http/middleware.ts";
+import { mountOpenApi } from "./http/openapi.ts";
+import { problem } from "./http/problem.ts";
+import type { Logger } from "./logger.ts";
+import type { Readiness } from "./opensearch/readiness.ts";
+
+export interface AppDeps {
+  config: Pick<Config, "bodyLimitBytes">;
+  client: Client;
+  log: Logger;
+  readiness: Readiness;
+  version?: string;
+}
+
+export function createApp(deps: AppDeps) {
+  const app = new OpenAPIHono({
+    // Validation failures become a 400 problem naming every offending field.
+    defaultHook: (result, c) => {
+      if (result.success) return;
+      const errors = result.error.issues.map((i) => ({
+        field: i.path.join(".") || "body",
+        message: i.message,
+      }));
+      return sendProblem(c, problem(400, "the request is invalid", errors));
+    },
+  });
+
+  app.use(requestId());
+  app.use(accessLog(deps.log));
+  app.use(wrongMethod(app));
+  app.use(limitBody(deps.config.bodyLimitBytes));
+  app.onError(errorHandler(deps.log));
+  app.notFound(notFound);
+
+  app.route("/", opsRoutes(deps));
+  mountOpenApi(app, deps.version ?? "0.1.0");
+  return app;
+}
+
+export type App = ReturnType<typeof createApp>;

@@ -1,0 +1,191 @@
+/**
+ * @module config
+ * The service's configuration: parsed from the environment once, at start-up, validated with zod,
+ * frozen, and passed to whatever needs it. Nothing reads `process.env` inside a request.
+ */
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { homedir } from "node:os";
+import path from "node:path";
+import { z } from "zod";
+
+/** Newest OpenSearch 3.x whose distribution zip the Maven registry serves here (see README). */
+export const DEFAULT_OPENSEARCH_VERSION = "3.8.0";
+
+const bool = z
+  .enum(["true", "false", "1", "0"], { message: "must be true or false" })
+  .transform((v) => v === "true" || v === "1");
+
+const port = z.coerce.number({ message: "must be a port number" }).int().min(0).max(65535);
+
+const optionalString = z
+  .string()
+  .optional()
+  .transform((v) => (v === "" ? undefined : v));
+
+const schema = z
+  .object({
+    PORT: port.default(8080),
+    HOST: z.string().min(1).default("127.0.0.1"),
+    LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+    BODY_LIMIT_BYTES: z.coerce
+      .number()
+      .int()
+      .min(1024)
+      .default(10 * 1024 * 1024),
+
+    OPENSEARCH_URL: optionalString.pipe(
+      z.url({ message: "must be a URL such as https://host:9200" }).optional(),
+    ),
+    OPENSEARCH_USERNAME: optionalString,
+    OPENSEARCH_PASSWORD: optionalString,
+    OPENSEARCH_CA_FILE: optionalString,
+    OPENSEARCH_TLS_VERIFY: bool.default(true),
+    OPENSEARCH_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).default(30_000),
+
+    OPENSEARCH_VERSION: z
+      .string()
+      .regex(/^3\.\d+\.\d+$/, "must be an OpenSearch 3.x version such as 3.8.0")
+      .default(DEFAULT_OPENSEARCH_VERSION),
+    OPENSEARCH_CACHE_DIR: optionalString,
+    OPENSEARCH_DATA_DIR: z.string().default(".data/opensearch"),
+    OPENSEARCH_JAVA_HOME: optionalString,
+    OPENSEARCH_LOCAL_PORT: port.default(9200),
+    OPENSEARCH_HEAP: z
+      .string()
+      .regex(/^\d+[mg]$/, "must be a heap size such as 512m or 1g")
+      .default("1g"),
+    OPENSEARCH_RUN_AS: z.string().min(1).default("opensearch"),
+
+    AUDIT_JWT_SECRET: optionalString.pipe(
+      z.string().min(32, "must be at least 32 characters (HS256 needs 256 bits)").optional(),
+    ),
+    AUDIT_JWKS_URL: optionalString.pipe(z.url().optional()),
+  })
+  .superRefine((env, ctx) => {
+    const local = env.OPENSEARCH_URL === undefined;
+    if (!local && !env.AUDIT_JWT_SECRET && !env.AUDIT_JWKS_URL) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["AUDIT_JWT_SECRET"],
+        message:
+          "set AUDIT_JWT_SECRET or AUDIT_JWKS_URL (only local mode, without OPENSEARCH_URL, may leave both unset)",
+      });
+    }
+    if (env.OPENSEARCH_PASSWORD && !env.OPENSEARCH_USERNAME) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["OPENSEARCH_USERNAME"],
+        message: "required with OPENSEARCH_PASSWORD",
+      });
+    }
+  });
+
+export interface Config {
+  readonly port: number;
+  readonly host: string;
+  readonly logLevel: string;
+  readonly bodyLimitBytes: number;
+  /** `local`: the service provisions and runs its own OpenSearch node; `remote`: it uses OPENSEARCH_URL. */
+  readonly mode: "local" | "remote";
+  readonly opensearch: {
+    readonly url: string | undefined;
+    readonly username: string | undefined;
+    readonly password: string | undefined;
+    readonly caFile: string | undefined;
+    readonly tlsVerify: boolean;
+    readonly requestTimeoutMs: number;
+  };
+  readonly localNode: {
+    readonly version: string;
+    readonly cacheDir: string;
+    readonly dataDir: string;
+    readonly javaHome: string | undefined;
+    readonly httpPort: number;
+    readonly heap: string;
+    readonly runAs: string;
+  };
+  readonly auth: {
+    readonly jwtSecret: string | undefined;
+    readonly jwksUrl: string | undefined;
+    /** Set in local mode without a configured secret: the file holding the generated dev secret. */
+    readonly devSecretFile: string | undefined;
+  };
+}
+
+export class ConfigError extends Error {
+  readonly issues: { variable: string; message: string }[];
+  constructor(issues: { variable: string; message: string }[]) {
+    super(`invalid configuration:\n${issues.map((i) => `  ${i.variable}: ${i.message}`).join("\n")}`);
+    this.name = "ConfigError";
+    this.issues = issues;
+  }
+}
+
+/**
+ * Where downloaded OpenSearch artifacts live: outside the work tree, shared by every checkout.
+ * As root the folder must be readable by the unprivileged user that runs OpenSearch, and root's
+ * home usually is not, so root uses /var/cache.
+ */
+export function defaultCacheDir(env: NodeJS.ProcessEnv, isRoot = process.getuid?.() === 0): string {
+  if (isRoot) return "/var/cache/scaivault-audit";
+  const xdg = env.XDG_CACHE_HOME;
+  return path.join(xdg && xdg !== "" ? xdg : path.join(homedir(), ".cache"), "scaivault-audit");
+}
+
+/**
+ * Local mode without AUDIT_JWT_SECRET: a random secret, kept in a git-ignored file so that
+ * `npm run token` (another process) signs tokens the running service accepts.
+ */
+export function devSecret(file: string): string {
+  if (existsSync(file)) return readFileSync(file, "utf8").trim();
+  const secret = randomBytes(32).toString("base64url");
+  mkdirSync(path.dirname(file), { recursive: true });
+  writeFileSync(file, `${secret}\n`, { mode: 0o600 });
+  return secret;
+}
+
+/** Parses and validates the environment. Throws ConfigError naming every bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Config {
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((i) => ({ variable: String(i.path[0] ?? "environment"), message: i.message })),
+    );
+  }
+  const e = parsed.data;
+  const local = e.OPENSEARCH_URL === undefined;
+  const devSecretFile =
+    local && !e.AUDIT_JWT_SECRET && !e.AUDIT_JWKS_URL
+      ? path.resolve(cwd, ".data", "dev-jwt-secret")
+      : undefined;
+  return Object.freeze({
+    port: e.PORT,
+    host: e.HOST,
+    logLevel: e.LOG_LEVEL,
+    bodyLimitBytes: e.BODY_LIMIT_BYTES,
+    mode: local ? "local" : "remote",
+    opensearch: Object.freeze({
+      url: e.OPENSEARCH_URL,
+      username: e.OPENSEARCH_USERNAME,
+      password: e.OPENSEARCH_PASSWORD,
+      caFile: e.OPENSEARCH_CA_FILE,
+      tlsVerify: e.OPENSEARCH_TLS_VERIFY,
+      requestTimeoutMs: e.OPENSEARCH_REQUEST_TIMEOUT_MS,
+    }),
+    localNode: Object.freeze({
+      version: e.OPENSEARCH_VERSION,
+      cacheDir: path.resolve(cwd, e.OPENSEARCH_CACHE_DIR ?? defaultCacheDir(env)),
+      dataDir: path.resolve(cwd, e.OPENSEARCH_DATA_DIR),
+      javaHome: e.OPENSEARCH_JAVA_HOME,
+      httpPort: e.OPENSEARCH_LOCAL_PORT,
+      heap: e.OPENSEARCH_HEAP,
+      runAs: e.OPENSEARCH_RUN_AS,
+    }),
+    auth: Object.freeze({
+      jwtSecret: devSecretFile ? devSecret(devSecretFile) : e.AUDIT_JWT_SECRET,
+      jwksUrl: e.AUDIT_JWKS_URL,
+      devSecretFile,
+    }),
+  } satisfies Config);
+}

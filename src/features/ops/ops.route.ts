@@ -1,0 +1,55 @@
+/**
+ * @module features/ops
+ * Liveness and readiness. Neither is audited (see API.md: health checks are never recorded).
+ */
+import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
+import type { Client } from "@opensearch-project/opensearch";
+import type { Readiness } from "../../opensearch/readiness.ts";
+import { HealthSchema, ReadinessSchema } from "./ops.schema.ts";
+
+const healthz = createRoute({
+  method: "get",
+  path: "/healthz",
+  tags: ["operations"],
+  summary: "Liveness: 200 while the process runs",
+  responses: { 200: { description: "alive", content: { "application/json": { schema: HealthSchema } } } },
+});
+
+const readyz = createRoute({
+  method: "get",
+  path: "/readyz",
+  tags: ["operations"],
+  summary: "Readiness: 200 once OpenSearch answers and templates and policies are installed",
+  responses: {
+    200: { description: "ready", content: { "application/json": { schema: ReadinessSchema } } },
+    503: { description: "not ready", content: { "application/json": { schema: ReadinessSchema } } },
+  },
+});
+
+/** A short ping: readiness must answer fast even when OpenSearch hangs. */
+async function opensearchUp(client: Client): Promise<boolean> {
+  try {
+    const res = await client.cluster.health({ timeout: "1s" }, { requestTimeout: 2000, maxRetries: 0 });
+    return res.body.status !== "red";
+  } catch {
+    return false;
+  }
+}
+
+export function opsRoutes(deps: { client: Client; readiness: Readiness }) {
+  return new OpenAPIHono()
+    .openapi(healthz, (c) => c.json({ status: "ok" as const }, 200))
+    .openapi(readyz, async (c) => {
+      const up = await opensearchUp(deps.client);
+      const result = deps.readiness.result;
+      const bootstrap = result ? "done" : deps.readiness.lastError ? "failed" : "pending";
+      const checks = {
+        opensearch: up ? ("up" as const) : ("down" as const),
+        bootstrap: bootstrap as "done" | "pending" | "failed",
+        ...(result ? { lifecycle: result.lifecycle.mode } : {}),
+      };
+      if (up && result) return c.json({ status: "ready" as const, checks }, 200);
+      c.header("Retry-After", "5");
+      return c.json({ status: "not_ready" as const, checks }, 503);
+    });
+}

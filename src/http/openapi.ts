@@ -1,0 +1,25 @@
+/**
+ * @module http/openapi
+ * The OpenAPI 3.1 document (`/openapi.json`) is generated from the same zod schemas that validate
+ * requests, so the contract and the code cannot drift. `/docs` renders it.
+ */
+
+import { swaggerUI } from "@hono/swagger-ui";
+import type { OpenAPIHono } from "@hono/zod-openapi";
+import type { Env } from "hono";
+
+export function mountOpenApi<E extends Env>(app: OpenAPIHono<E>, version: string): void {
+  app.doc31("/openapi.json", {
+    openapi: "3.1.0",
+    info: {
+      title: "ScaiVault Audit Log API",
+      version,
+      description:
+        "Records every action in ScaiVault and lets you query, summarize, stream and export that record. " +
+        "Errors are RFC 9457 `application/problem+json` with a `type` of the form `urn:scaivault:problem:<slug>`, " +
+        "an `errors` array naming each offending field, and the `request_id` also sent as `X-Request-Id`.",
+    },
+    servers: [{ url: "/" }],
+  });
+  app.get("/docs", swaggerUI({ url: "/openapi.json", title: "ScaiVault Audit Log API" }));
+}

@@ -1,0 +1,113 @@
+/**
+ * @module http/problem
+ * Every error leaves the service as RFC 9457 `application/problem+json`. Handlers and services
+ * throw `ProblemError` (or let OpenSearch errors bubble up); `toProblem` turns anything else into
+ * a generic 500 or a 503, so no stack trace and no raw OpenSearch error ever reaches a client.
+ */
+import { errors as osErrors } from "@opensearch-project/opensearch";
+
+export interface FieldError {
+  field: string;
+  message: string;
+}
+
+export interface Problem {
+  type: string;
+  title: string;
+  status: number;
+  detail?: string;
+  errors?: FieldError[];
+  instance?: string;
+  request_id?: string;
+}
+
+export const PROBLEM_CONTENT_TYPE = "application/problem+json";
+
+const TITLES: Record<number, [slug: string, title: string]> = {
+  400: ["bad-request", "Bad Request"],
+  401: ["unauthorized", "Unauthorized"],
+  403: ["forbidden", "Forbidden"],
+  404: ["not-found", "Not Found"],
+  405: ["method-not-allowed", "Method Not Allowed"],
+  409: ["conflict", "Conflict"],
+  413: ["payload-too-large", "Payload Too Large"],
+  415: ["unsupported-media-type", "Unsupported Media Type"],
+  429: ["too-many-requests", "Too Many Requests"],
+  500: ["internal", "Internal Server Error"],
+  503: ["unavailable", "Service Unavailable"],
+};
+
+export function problemType(status: number): string {
+  return `urn:scaivault:problem:${TITLES[status]?.[0] ?? "error"}`;
+}
+
+export class ProblemError extends Error {
+  override name = "ProblemError";
+  readonly status: number;
+  readonly errors: FieldError[] | undefined;
+  readonly headers: Record<string, string>;
+  constructor(
+    status: number,
+    detail: string,
+    opts: { errors?: FieldError[]; headers?: Record<string, string> } = {},
+  ) {
+    super(detail);
+    this.status = status;
+    this.errors = opts.errors;
+    this.headers = opts.headers ?? {};
+  }
+}
+
+export function problem(status: number, detail?: string, errors?: FieldError[]): Problem {
+  const p: Problem = { type: problemType(status), title: TITLES[status]?.[1] ?? "Error", status };
+  if (detail) p.detail = detail;
+  if (errors && errors.length > 0) p.errors = errors;
+  return p;
+}
+
+/** Seconds a client should wait before retrying when OpenSearch cannot serve. */
+export const RETRY_AFTER_SECONDS = 5;
+
+/** Maps any thrown value to a problem and extra headers. Unknown errors become an opaque 500. */
+export function toProblem(err: unknown): {
+  body: Problem;
+  headers: Record<string, string>;
+  unexpected: boolean;
+} {
+  if (err instanceof ProblemError) {
+    return { body: problem(err.status, err.message, err.errors), headers: err.headers, unexpected: false };
+  }
+  if (
+    err instanceof osErrors.ConnectionError ||
+    err instanceof osErrors.TimeoutError ||
+    err instanceof osErrors.NoLivingConnectionsError
+  ) {
+    return {
+      body: problem(503, "the audit store is unavailable; retry later"),
+      headers: { "Retry-After": String(RETRY_AFTER_SECONDS) },
+      unexpected: false,
+    };
+  }
+  if (err instanceof osErrors.ResponseError) {
+    const status = err.meta.statusCode;
+    if (status === 429) {
+      return {
+        body: problem(429, "the audit store is overloaded; retry later"),
+        headers: { "Retry-After": String(RETRY_AFTER_SECONDS) },
+        unexpected: false,
+      };
+    }
+    if (status === 503) {
+      return {
+        body: problem(503, "the audit store is unavailable; retry later"),
+        headers: { "Retry-After": String(RETRY_AFTER_SECONDS) },
+        unexpected: false,
+      };
+    }
+  }
+  return {
+    body: problem(500, "an unexpected error occurred; quote the request id when reporting it"),
+    headers: {},
+    unexpected: true,
+  };
+}

@@ -1,0 +1,84 @@
+/**
+ * @module main
+ * load config → start the embedded OpenSearch when no OPENSEARCH_URL is set → serve the API.
+ * Ctrl-C (SIGINT) or SIGTERM stops the server, then the embedded node.
+ */
+import { readFileSync } from "node:fs";
+import { serve } from "@hono/node-server";
+import { createApp } from "./app.ts";
+import { type Config, ConfigError, loadConfig } from "./config.ts";
+import { createLogger } from "./logger.ts";
+import { loadAssets, PROJECT_ROOT } from "./opensearch/bootstrap.ts";
+import { createOpenSearchClient } from "./opensearch/client.ts";
+import { type LocalCluster, startLocalCluster } from "./opensearch/local-cluster.ts";
+import { Readiness } from "./opensearch/readiness.ts";
+
+let config: Config;
+try {
+  config = loadConfig();
+} catch (err) {
+  if (err instanceof ConfigError) {
+    console.error(err.message);
+    process.exit(2);
+  }
+  throw err;
+}
+
+const log = createLogger(config.logLevel);
+const version = (JSON.parse(readFileSync(`${PROJECT_ROOT}/package.json`, "utf8")) as { version: string })
+  .version;
+const began = performance.now();
+
+let cluster: LocalCluster | undefined;
+let url = config.opensearch.url;
+if (config.mode === "local") {
+  log.info("no OPENSEARCH_URL: starting the embedded OpenSearch node");
+  try {
+    cluster = await startLocalCluster({ ...config.localNode, nodes: 1, log: (m) => log.info(m) });
+  } catch (err) {
+    log.fatal((err as Error).message);
+    process.exit(1);
+  }
+  url = cluster.url;
+  if (cluster.home.missing.length > 0) {
+    log.warn(
+      { missing: cluster.home.missing.map((m) => m.artifact) },
+      "Index State Management is not available on the embedded node (its plugin is not served by the Maven registry)",
+    );
+  }
+}
+
+const client = createOpenSearchClient({ ...config.opensearch, url: url as string });
+const readiness = new Readiness();
+const shutdown = new AbortController();
+const assets = await loadAssets();
+void readiness.runUntilDone(client, assets, log, shutdown.signal).then(() => {
+  if (readiness.bootstrapped) log.info({ seconds: ((performance.now() - began) / 1000).toFixed(1) }, "ready");
+});
+
+const app = createApp({ config, client, log, readiness, version });
+const server = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, (info) => {
+  log.info(`ScaiVault Audit Log API listening on http://${info.address}:${info.port} (OpenSearch ${url})`);
+  if (config.auth.devSecretFile) {
+    log.info(
+      `local mode: tokens are signed with the dev secret in ${config.auth.devSecretFile}; mint one with: npm run token -- --tenant acme --scope "audit:read audit:write"`,
+    );
+  }
+});
+
+let stopping = false;
+async function stop(signal: string) {
+  if (stopping) return;
+  stopping = true;
+  log.info(`${signal}: shutting down`);
+  shutdown.abort();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  await client.close();
+  if (cluster) {
+    log.info("stopping the embedded OpenSearch node");
+    await cluster.stop();
+  }
+  process.exit(0);
+}
+process.on("SIGINT", () => void stop("SIGINT"));
+process.on("SIGTERM", () => void stop("SIGTERM"));

@@ -1,0 +1,148 @@
+/**
+ * @module opensearch/bootstrap
+ * Installs what the service needs in OpenSearch, idempotently, at every start: the lifecycle
+ * policies in `ilm-policies/` (when the cluster has Index State Management), the composable index
+ * templates in `index-templates/`, and the data streams those templates declare.
+ */
+import { createHash } from "node:crypto";
+import { readdir, readFile } from "node:fs/promises";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import type { Client } from "@opensearch-project/opensearch";
+
+export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
+
+type Json = Record<string, unknown>;
+
+export interface Assets {
+  templates: { name: string; body: Json }[];
+  policies: { id: string; body: Json }[];
+}
+
+export interface BootstrapResult {
+  templates: string[];
+  dataStreams: string[];
+  lifecycle: { mode: "ism"; policies: string[] } | { mode: "unavailable"; reason: string };
+  coldTier: boolean;
+}
+
+async function readJsonDir(dir: string): Promise<{ name: string; body: Json }[]> {
+  const files = (await readdir(dir)).filter((f) => f.endsWith(".json")).sort();
+  return Promise.all(
+    files.map(async (f) => ({
+      name: path.basename(f, ".json"),
+      body: JSON.parse(await readFile(path.join(dir, f), "utf8")) as Json,
+    })),
+  );
+}
+
+/** Reads the templates and policies shipped with the service (file name = template name / policy id). */
+export async function loadAssets(root = PROJECT_ROOT): Promise<Assets> {
+  const [templates, policies] = await Promise.all([
+    readJsonDir(path.join(root, "index-templates")),
+    readJsonDir(path.join(root, "ilm-policies")),
+  ]);
+  return { templates, policies: policies.map((p) => ({ id: p.name, body: p.body })) };
+}
+
+/**
+ * Shapes a policy for this cluster (pure). Without cold nodes, allocating to `temp: cold` would
+ * leave shards unassigned, so that action is dropped. The description gets a hash of the content
+ * so the bootstrap can tell an outdated installed policy from the current one.
+ */
+export function adaptPolicy(body: Json, opts: { coldTier: boolean }): Json {
+  const policy = structuredClone(body.policy) as { description?: string; states: { actions: Json[] }[] };
+  if (!opts.coldTier) {
+    for (const state of policy.states) {
+      state.actions = state.actions.filter((a) => {
+        const require = (a.allocation as { require?: Json } | undefined)?.require;
+        return !(require && require.temp === "cold");
+      });
+    }
+  }
+  const hash = createHash("sha256").update(JSON.stringify(policy)).digest("hex").slice(0, 12);
+  policy.description = `${policy.description ?? ""} [rev ${hash}]`.trim();
+  return { policy };
+}
+
+/** Data stream names a template declares: its exact (wildcard-free) patterns, when it has `data_stream`. */
+export function declaredDataStreams(template: Json): string[] {
+  if (!template.data_stream) return [];
+  return ((template.index_patterns as string[] | undefined) ?? []).filter((p) => !p.includes("*"));
+}
+
+async function clusterFeatures(client: Client): Promise<{ ism: boolean; coldTier: boolean }> {
+  const [info, attrs] = await Promise.all([
+    client.nodes.info({ metric: ["plugins"] }),
+    client.cat.nodeattrs({ format: "json" }),
+  ]);
+  const nodes = Object.values(info.body.nodes ?? {}) as { plugins?: { name: string }[] }[];
+  const ism =
+    nodes.length > 0 &&
+    nodes.every((n) => (n.plugins ?? []).some((p) => p.name === "opensearch-index-management"));
+  const coldTier = (attrs.body as { attr?: string; value?: string }[]).some(
+    (a) => a.attr === "temp" && a.value === "cold",
+  );
+  return { ism, coldTier };
+}
+
+async function installPolicy(client: Client, id: string, body: Json): Promise<void> {
+  const wanted = (body.policy as { description: string }).description;
+  const existing = await client.ism
+    .getPolicy({ policy_id: id })
+    .catch((err: { meta?: { statusCode?: number } }) => {
+      if (err.meta?.statusCode === 404) return undefined;
+      throw err;
+    });
+  if (!existing) {
+    await client.ism.putPolicy({ policy_id: id, body: body as never });
+    return;
+  }
+  const current = existing.body as {
+    _seq_no: number;
+    _primary_term: number;
+    policy?: { description?: string };
+  };
+  if (current.policy?.description === wanted) return;
+  await client.ism.putPolicy({
+    policy_id: id,
+    if_seq_no: current._seq_no,
+    if_primary_term: current._primary_term,
+    body: body as never,
+  });
+}
+
+export async function bootstrap(client: Client, assets: Assets): Promise<BootstrapResult> {
+  const features = await clusterFeatures(client);
+
+  // Policies before templates and data streams: ISM attaches `ism_template` only to indices created after it.
+  let lifecycle: BootstrapResult["lifecycle"];
+  if (features.ism) {
+    for (const p of assets.policies) await installPolicy(client, p.id, adaptPolicy(p.body, features));
+    lifecycle = { mode: "ism", policies: assets.policies.map((p) => p.id) };
+  } else {
+    lifecycle = {
+      mode: "unavailable",
+      reason: "the cluster has no Index State Management plugin (opensearch-index-management)",
+    };
+  }
+
+  for (const t of assets.templates)
+    await client.indices.putIndexTemplate({ name: t.name, body: t.body as never });
+
+  const dataStreams = assets.templates.flatMap((t) => declaredDataStreams(t.body));
+  for (const name of dataStreams) {
+    await client.indices
+      .createDataStream({ name })
+      .catch((err: { meta?: { body?: { error?: { type?: string } } } }) => {
+        if (err.meta?.body?.error?.type !== "resource_already_exists_exception") throw err;
+      });
+  }
+
+  return {
+    templates: assets.templates.map((t) => t.name),
+    dataStreams,
+    lifecycle,
+    coldTier: features.coldTier,
+  };
+}

@@ -1,0 +1,23 @@
+/**
+ * @module opensearch/client
+ * The one OpenSearch client of the process, built from config. Long numerals stay exact
+ * (date_nanos sort values exceed 2^53, and a JavaScript number would silently round them).
+ */
+import { readFileSync } from "node:fs";
+import { Client } from "@opensearch-project/opensearch";
+import type { Config } from "../config.ts";
+
+export function createOpenSearchClient(opts: Config["opensearch"] & { url: string }): Client {
+  return new Client({
+    node: opts.url,
+    ...(opts.username ? { auth: { username: opts.username, password: opts.password ?? "" } } : {}),
+    ssl: {
+      rejectUnauthorized: opts.tlsVerify,
+      ...(opts.caFile ? { ca: readFileSync(opts.caFile) } : {}),
+    },
+    requestTimeout: opts.requestTimeoutMs,
+    // Fail fast: the API answers 503 with Retry-After rather than holding a client for ages.
+    maxRetries: 2,
+    enableLongNumeralSupport: true,
+  });
+}
