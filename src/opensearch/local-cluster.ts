@@ -6,12 +6,12 @@
  */
 import { execFileSync, spawn } from "node:child_process";
 import { closeSync, existsSync, openSync, readFileSync } from "node:fs";
-import { chown, cp, mkdir, readdir, readFile, writeFile } from "node:fs/promises";
+import { chmod, chown, cp, mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { type ProvisionedHome, provisionOpenSearch } from "./distribution.ts";
-import { findJdk } from "./jdk.ts";
+import { findJdk, hasModule } from "./jdk.ts";
 
 export interface LocalClusterOptions {
   version: string;
@@ -116,9 +116,20 @@ export function nodeSettings(opts: {
   return `${lines.join("\n")}\n`;
 }
 
-/** jvm.options with absolute log paths (the stock file's are relative to the working directory) and our heap. */
-export function jvmOptions(stock: string, nodeDir: string, heap: string): string {
-  return stock
+/**
+ * jvm.options with absolute log paths (the stock file's are relative to the working directory) and
+ * our heap. The vector incubator module is optional for OpenSearch; a trimmed JDK may not have it.
+ */
+export function jvmOptions(
+  stock: string,
+  nodeDir: string,
+  heap: string,
+  opts: { vectorModule: boolean },
+): string {
+  const lines = opts.vectorModule
+    ? stock
+    : stock.replace(/^.*--add-modules=jdk\.incubator\.vector.*$\n?/m, "");
+  return lines
     .replace(/^-Xms\S+$/m, `-Xms${heap}`)
     .replace(/^-Xmx\S+$/m, `-Xmx${heap}`)
     .replaceAll("file=logs/gc.log", `file=${path.join(nodeDir, "logs", "gc.log")}`)
@@ -224,6 +235,10 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<Loca
     specs.push({ name, httpPort, transportPort: await freePort(), temp, dir: path.join(opts.dataDir, name) });
   }
 
+  await mkdir(opts.dataDir, { recursive: true });
+  // The unprivileged user must be able to reach its node folders (mkdtemp makes 0700 folders).
+  if (ids) await chmod(opts.dataDir, 0o755);
+  const vectorModule = hasModule(jdk.home, "jdk.incubator.vector");
   const stockJvm = await readFile(path.join(home.home, "config", "jvm.options"), "utf8");
   const nodes: NodeInfo[] = [];
   try {
@@ -243,7 +258,10 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<Loca
           ism: home.plugins.includes("opensearch-index-management"),
         }),
       );
-      await writeFile(path.join(config, "jvm.options"), jvmOptions(stockJvm, spec.dir, opts.heap));
+      await writeFile(
+        path.join(config, "jvm.options"),
+        jvmOptions(stockJvm, spec.dir, opts.heap, { vectorModule }),
+      );
       if (ids) await chownTree(spec.dir, ids);
 
       const out = openSync(path.join(spec.dir, "logs", "console.log"), "a");

@@ -1,0 +1,55 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { describe, expect, inject, it } from "vitest";
+import { freePort } from "../../src/opensearch/local-cluster.ts";
+import { json } from "../support/app.ts";
+import { alive, exitOf, startService, waitForStatus } from "../support/process.ts";
+
+const SECRET = "t".repeat(40);
+
+describe("the service process", () => {
+  it("with OPENSEARCH_URL: starts nothing else, becomes ready, and exits cleanly on SIGTERM", async () => {
+    const port = await freePort();
+    const svc = startService({
+      OPENSEARCH_URL: inject("opensearchUrl"),
+      AUDIT_JWT_SECRET: SECRET,
+      PORT: String(port),
+    });
+    try {
+      const res = await waitForStatus(`http://127.0.0.1:${port}/readyz`, 200, 60_000, svc.output);
+      expect((await json(res)).checks).toMatchObject({ opensearch: "up", bootstrap: "done" });
+      expect(svc.output()).not.toContain("starting the embedded OpenSearch");
+    } finally {
+      svc.child.kill("SIGTERM");
+    }
+    expect(await exitOf(svc.child)).toBe(0);
+  });
+
+  it("without OPENSEARCH_URL: provisions and runs its own node, and stops it too on SIGINT (Ctrl-C)", async () => {
+    const port = await freePort();
+    const dataDir = await mkdtemp(path.join(tmpdir(), "svc-local-"));
+    const svc = startService({
+      PORT: String(port),
+      AUDIT_JWT_SECRET: SECRET,
+      OPENSEARCH_LOCAL_PORT: "0",
+      OPENSEARCH_DATA_DIR: dataDir,
+      OPENSEARCH_HEAP: "512m",
+      OPENSEARCH_VERSION: inject("opensearchVersion"),
+      OPENSEARCH_CACHE_DIR: inject("cacheDir"),
+    });
+    let nodePid: number | undefined;
+    try {
+      await waitForStatus(`http://127.0.0.1:${port}/readyz`, 200, 150_000, svc.output);
+      const m = /node node-1 \(pid (\d+)/.exec(svc.output());
+      expect(m).not.toBeNull();
+      nodePid = Number(m?.[1]);
+      expect(alive(nodePid)).toBe(true);
+    } finally {
+      svc.child.kill("SIGINT");
+    }
+    expect(await exitOf(svc.child)).toBe(0);
+    expect(nodePid !== undefined && alive(nodePid)).toBe(false);
+    await rm(dataDir, { recursive: true, force: true });
+  }, 240_000);
+});

@@ -1,0 +1,39 @@
+import { Writable } from "node:stream";
+import { createApp } from "../../src/app.ts";
+import { createLogger } from "../../src/logger.ts";
+import { createOpenSearchClient } from "../../src/opensearch/client.ts";
+import { Readiness } from "../../src/opensearch/readiness.ts";
+
+/** An app wired to `url`, with its log lines captured for assertions. */
+export function testApp(url: string, opts: { bodyLimitBytes?: number } = {}) {
+  const lines: string[] = [];
+  const sink = new Writable({
+    write(chunk, _enc, done) {
+      lines.push(...String(chunk).split("\n").filter(Boolean));
+      done();
+    },
+  });
+  const log = createLogger("info", sink);
+  const client = createOpenSearchClient({
+    url,
+    username: undefined,
+    password: undefined,
+    caFile: undefined,
+    tlsVerify: true,
+    requestTimeoutMs: 5_000,
+  });
+  const readiness = new Readiness();
+  const app = createApp({
+    config: { bodyLimitBytes: opts.bodyLimitBytes ?? 10 * 1024 * 1024 },
+    client,
+    log,
+    readiness,
+  });
+  return { app, client, readiness, lines };
+}
+
+/** A loopback URL where nothing listens (port 9 is discard, never bound here). */
+export const DEAD_OPENSEARCH = "http://127.0.0.1:9";
+
+/** A response body as loosely typed JSON, for assertions. */
+export const json = (res: Response): Promise<any> => res.json();

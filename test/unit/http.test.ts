@@ -1,0 +1,145 @@
+import { errors } from "@opensearch-project/opensearch";
+import { describe, expect, it } from "vitest";
+import { ProblemError, toProblem } from "../../src/http/problem.ts";
+import { DEAD_OPENSEARCH, json, testApp } from "../support/app.ts";
+
+describe("toProblem", () => {
+  it("keeps a ProblemError's status, detail, fields and headers", () => {
+    const p = toProblem(
+      new ProblemError(400, "bad", { errors: [{ field: "limit", message: "too big" }], headers: { A: "b" } }),
+    );
+    expect(p.body).toMatchObject({
+      status: 400,
+      title: "Bad Request",
+      detail: "bad",
+      errors: [{ field: "limit" }],
+    });
+    expect(p.body.type).toBe("urn:scaivault:problem:bad-request");
+    expect(p.headers).toEqual({ A: "b" });
+    expect(p.unexpected).toBe(false);
+  });
+
+  it("turns an unreachable OpenSearch into 503 with Retry-After", () => {
+    const p = toProblem(new errors.ConnectionError("connect ECONNREFUSED 127.0.0.1:9200"));
+    expect(p.body.status).toBe(503);
+    expect(p.headers["Retry-After"]).toMatch(/^\d+$/);
+    expect(JSON.stringify(p.body)).not.toContain("ECONNREFUSED");
+  });
+
+  it("turns OpenSearch back-pressure into 429 with Retry-After", () => {
+    const err = new errors.ResponseError({
+      body: { error: { type: "es_rejected_execution_exception", reason: "queue full on node x" } },
+      statusCode: 429,
+      headers: {},
+      warnings: null,
+      meta: {} as never,
+    });
+    const p = toProblem(err);
+    expect(p.body.status).toBe(429);
+    expect(p.headers["Retry-After"]).toBeDefined();
+    expect(JSON.stringify(p.body)).not.toContain("queue full");
+  });
+
+  it("hides anything else behind an opaque 500", () => {
+    const err = new errors.ResponseError({
+      body: { error: { type: "search_phase_execution_exception", reason: "shard [audit-events][0] failed" } },
+      statusCode: 400,
+      headers: {},
+      warnings: null,
+      meta: {} as never,
+    });
+    for (const e of [err, new TypeError("cannot read x of undefined")]) {
+      const p = toProblem(e);
+      expect(p.body.status).toBe(500);
+      expect(p.unexpected).toBe(true);
+      expect(JSON.stringify(p.body)).not.toMatch(/shard|undefined|TypeError/);
+    }
+  });
+});
+
+describe("HTTP basics", () => {
+  it("answers unknown routes with a problem+json 404 and a request id", async () => {
+    const { app } = testApp(DEAD_OPENSEARCH);
+    const res = await app.request("/v1/audit/nothing-here");
+    expect(res.status).toBe(404);
+    expect(res.headers.get("content-type")).toBe("application/problem+json");
+    const body = await json(res);
+    expect(body).toMatchObject({ status: 404, title: "Not Found", type: "urn:scaivault:problem:not-found" });
+    expect(body.request_id).toBe(res.headers.get("x-request-id"));
+    expect(body.request_id).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it("answers a wrong method with 405, Allow and problem+json", async () => {
+    const { app } = testApp(DEAD_OPENSEARCH);
+    const res = await app.request("/healthz", { method: "DELETE" });
+    expect(res.status).toBe(405);
+    expect(res.headers.get("allow")).toBe("GET, HEAD");
+    expect(res.headers.get("content-type")).toBe("application/problem+json");
+  });
+
+  it("keeps a caller's request id", async () => {
+    const { app } = testApp(DEAD_OPENSEARCH);
+    const res = await app.request("/healthz", { headers: { "X-Request-Id": "trace-42" } });
+    expect(res.headers.get("x-request-id")).toBe("trace-42");
+  });
+
+  it("rejects a body over the limit with 413", async () => {
+    const { app } = testApp(DEAD_OPENSEARCH, { bodyLimitBytes: 1024 });
+    const res = await app.request("/v1/audit/events", {
+      method: "POST",
+      body: "x".repeat(2048),
+      headers: { "content-type": "application/json" },
+    });
+    expect(res.status).toBe(413);
+    expect(res.headers.get("content-type")).toBe("application/problem+json");
+    expect((await json(res)).detail).toMatch(/1024 bytes/);
+  });
+
+  it("never leaks a thrown error's message or stack, but logs it", async () => {
+    const { app, lines } = testApp(DEAD_OPENSEARCH);
+    app.get("/boom", () => {
+      throw new Error("secret internal detail");
+    });
+    const res = await app.request("/boom");
+    expect(res.status).toBe(500);
+    const text = await res.text();
+    expect(text).not.toContain("secret internal detail");
+    expect(text).not.toContain("at ");
+    expect(lines.some((l) => l.includes("secret internal detail"))).toBe(true);
+  });
+
+  it("logs each request as JSON without tokens, query strings or bodies", async () => {
+    const { app, lines } = testApp(DEAD_OPENSEARCH);
+    await app.request("/healthz?q=prod/db-password", {
+      headers: { Authorization: "Bearer eyJhbGciOiJIUzI1NiJ9.sekrit" },
+    });
+    const entry = lines.map((l) => JSON.parse(l)).find((l) => l.msg === "request");
+    expect(entry).toMatchObject({ method: "GET", path: "/healthz", status: 200 });
+    expect(typeof entry.duration_ms).toBe("number");
+    expect(entry.req_id).toBeTruthy();
+    expect(lines.join("\n")).not.toMatch(/sekrit|eyJ|db-password|Bearer/);
+  });
+
+  it("says it is alive without OpenSearch, and not ready", async () => {
+    const { app } = testApp(DEAD_OPENSEARCH);
+    expect((await app.request("/healthz")).status).toBe(200);
+    const res = await app.request("/readyz");
+    expect(res.status).toBe(503);
+    expect(res.headers.get("retry-after")).toBe("5");
+    expect(await json(res)).toEqual({
+      status: "not_ready",
+      checks: { opensearch: "down", bootstrap: "pending" },
+    });
+  });
+
+  it("serves its OpenAPI 3.1 document and a docs page", async () => {
+    const { app } = testApp(DEAD_OPENSEARCH);
+    const doc = await json(await app.request("/openapi.json"));
+    expect(doc.openapi).toBe("3.1.0");
+    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(["/healthz", "/readyz"]));
+    expect(doc.components.schemas.Readiness).toBeDefined();
+    const docs = await app.request("/docs");
+    expect(docs.status).toBe(200);
+    expect(await docs.text()).toContain("/openapi.json");
+  });
+});
