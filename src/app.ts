@@ -8,6 +8,7 @@ import type { Client } from "@opensearch-project/opensearch";
 import { requestId } from "hono/request-id";
 import type { Config } from "./config.ts";
 import { opsRoutes } from "./features/ops/ops.route.ts";
+import { createMetrics } from "./http/metrics.ts";
 import { accessLog, errorHandler, limitBody, notFound, sendProblem, wrongMethod } from "./http/middleware.ts";
 import { mountOpenApi } from "./http/openapi.ts";
 import { problem } from "./http/problem.ts";
@@ -35,14 +36,16 @@ export function createApp(deps: AppDeps) {
     },
   });
 
+  const metrics = createMetrics();
   app.use(requestId());
   app.use(accessLog(deps.log));
+  app.use(metrics.middleware);
   app.use(wrongMethod(app));
   app.use(limitBody(deps.config.bodyLimitBytes));
   app.onError(errorHandler(deps.log));
   app.notFound(notFound);
 
-  app.route("/", opsRoutes(deps));
+  app.route("/", opsRoutes({ ...deps, metrics: metrics.registry }));
   mountOpenApi(app, deps.version ?? "0.1.0");
   return app;
 }

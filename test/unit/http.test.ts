@@ -136,10 +136,28 @@ describe("HTTP basics", () => {
     const { app } = testApp(DEAD_OPENSEARCH);
     const doc = await json(await app.request("/openapi.json"));
     expect(doc.openapi).toBe("3.1.0");
-    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(["/healthz", "/readyz"]));
+    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(["/healthz", "/readyz", "/metrics"]));
     expect(doc.components.schemas.Readiness).toBeDefined();
     const docs = await app.request("/docs");
     expect(docs.status).toBe(200);
     expect(await docs.text()).toContain("/openapi.json");
+  });
+});
+
+describe("/metrics", () => {
+  it("exposes Prometheus text with request counts by route pattern, never by raw path", async () => {
+    const { app } = testApp(DEAD_OPENSEARCH);
+    await app.request("/healthz");
+    await app.request("/healthz");
+    await app.request("/v1/audit/secrets/prod/payments/db-password");
+    const res = await app.request("/metrics");
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toMatch(/^text\/plain/);
+    const text = await res.text();
+    expect(text).toMatch(/http_requests_total\{method="GET",route="\/healthz",status="200"\} 2/);
+    expect(text).toMatch(/http_requests_total\{method="GET",route="unmatched",status="404"\} 1/);
+    expect(text).toContain("http_request_duration_seconds_bucket");
+    expect(text).toContain("process_cpu_seconds_total");
+    expect(text).not.toContain("db-password");
   });
 });

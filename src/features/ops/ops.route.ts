@@ -2,8 +2,9 @@
  * @module features/ops
  * Liveness and readiness. Neither is audited (see API.md: health checks are never recorded).
  */
-import { createRoute, OpenAPIHono } from "@hono/zod-openapi";
+import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Client } from "@opensearch-project/opensearch";
+import type { Registry } from "prom-client";
 import type { Readiness } from "../../opensearch/readiness.ts";
 import { HealthSchema, ReadinessSchema } from "./ops.schema.ts";
 
@@ -26,6 +27,19 @@ const readyz = createRoute({
   },
 });
 
+const metrics = createRoute({
+  method: "get",
+  path: "/metrics",
+  tags: ["operations"],
+  summary: "Prometheus metrics: requests by route pattern and status, latencies, process",
+  responses: {
+    200: {
+      description: "Prometheus text exposition format",
+      content: { "text/plain": { schema: z.string() } },
+    },
+  },
+});
+
 /** A short ping: readiness must answer fast even when OpenSearch hangs. */
 async function opensearchUp(client: Client): Promise<boolean> {
   try {
@@ -36,8 +50,11 @@ async function opensearchUp(client: Client): Promise<boolean> {
   }
 }
 
-export function opsRoutes(deps: { client: Client; readiness: Readiness }) {
+export function opsRoutes(deps: { client: Client; readiness: Readiness; metrics: Registry }) {
   return new OpenAPIHono()
+    .openapi(metrics, async (c) =>
+      c.text(await deps.metrics.metrics(), 200, { "Content-Type": deps.metrics.contentType }),
+    )
     .openapi(healthz, (c) => c.json({ status: "ok" as const }, 200))
     .openapi(readyz, async (c) => {
       const up = await opensearchUp(deps.client);

@@ -1,0 +1,39 @@
+/**
+ * @module http/metrics
+ * Prometheus metrics (prom-client): request counts and latencies by route pattern (never by raw
+ * path, which would put secret paths and identities into label values), plus process metrics.
+ */
+import type { MiddlewareHandler } from "hono";
+import { Counter, collectDefaultMetrics, Histogram, Registry } from "prom-client";
+
+export interface Metrics {
+  registry: Registry;
+  middleware: MiddlewareHandler;
+}
+
+export function createMetrics(): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const requests = new Counter({
+    name: "http_requests_total",
+    help: "HTTP requests by method, route pattern and status",
+    labelNames: ["method", "route", "status"] as const,
+    registers: [registry],
+  });
+  const duration = new Histogram({
+    name: "http_request_duration_seconds",
+    help: "HTTP request duration by method and route pattern",
+    labelNames: ["method", "route"] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry],
+  });
+  const middleware: MiddlewareHandler = async (c, next) => {
+    const end = duration.startTimer();
+    await next();
+    // Unmatched requests share one label value so scanners cannot blow up the series count.
+    const route = c.res.status === 404 || c.res.status === 405 ? "unmatched" : c.req.routePath;
+    end({ method: c.req.method, route });
+    requests.inc({ method: c.req.method, route, status: String(c.res.status) });
+  };
+  return { registry, middleware };
+}
