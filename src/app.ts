@@ -7,7 +7,10 @@ import { OpenAPIHono } from "@hono/zod-openapi";
 import type { Client } from "@opensearch-project/opensearch";
 import { requestId } from "hono/request-id";
 import type { Config } from "./config.ts";
+import { registerIngest } from "./features/ingest/ingest.route.ts";
 import { opsRoutes } from "./features/ops/ops.route.ts";
+import type { Verify } from "./http/auth.ts";
+import type { AppEnv } from "./http/env.ts";
 import { createMetrics } from "./http/metrics.ts";
 import { accessLog, errorHandler, limitBody, notFound, sendProblem, wrongMethod } from "./http/middleware.ts";
 import { mountOpenApi } from "./http/openapi.ts";
@@ -20,11 +23,14 @@ export interface AppDeps {
   client: Client;
   log: Logger;
   readiness: Readiness;
+  verify: Verify;
+  /** The clock (tests pass their own). */
+  now?: () => Date;
   version?: string;
 }
 
 export function createApp(deps: AppDeps) {
-  const app = new OpenAPIHono({
+  const app = new OpenAPIHono<AppEnv>({
     // Validation failures become a 400 problem naming every offending field.
     defaultHook: (result, c) => {
       if (result.success) return;
@@ -46,6 +52,12 @@ export function createApp(deps: AppDeps) {
   app.notFound(notFound);
 
   app.route("/", opsRoutes({ ...deps, metrics: metrics.registry }));
+  registerIngest(app, {
+    client: deps.client,
+    log: deps.log,
+    verify: deps.verify,
+    now: deps.now ?? (() => new Date()),
+  });
   mountOpenApi(app, deps.version ?? "0.1.0");
   return app;
 }

@@ -7,6 +7,7 @@ import { readFileSync } from "node:fs";
 import { serve } from "@hono/node-server";
 import { createApp } from "./app.ts";
 import { type Config, ConfigError, loadConfig } from "./config.ts";
+import { createVerifier } from "./http/auth.ts";
 import { createLogger } from "./logger.ts";
 import { loadAssets, PROJECT_ROOT } from "./opensearch/bootstrap.ts";
 import { createOpenSearchClient } from "./opensearch/client.ts";
@@ -56,7 +57,7 @@ void readiness.runUntilDone(client, assets, log, shutdown.signal).then(() => {
   if (readiness.bootstrapped) log.info({ seconds: ((performance.now() - began) / 1000).toFixed(1) }, "ready");
 });
 
-const app = createApp({ config, client, log, readiness, version });
+const app = createApp({ config, client, log, readiness, version, verify: createVerifier(config.auth) });
 const server = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, (info) => {
   log.info(`ScaiVault Audit Log API listening on http://${info.address}:${info.port} (OpenSearch ${url})`);
   if (config.auth.devSecretFile) {

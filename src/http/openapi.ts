@@ -5,10 +5,29 @@
  */
 
 import { swaggerUI } from "@hono/swagger-ui";
-import type { OpenAPIHono } from "@hono/zod-openapi";
+import { type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Env } from "hono";
 
+const ProblemSchema = z
+  .object({
+    type: z.string().openapi({ example: "urn:scaivault:problem:bad-request" }),
+    title: z.string(),
+    status: z.number().int(),
+    detail: z.string().optional(),
+    errors: z.array(z.object({ field: z.string(), message: z.string() })).optional(),
+    request_id: z.string().optional(),
+  })
+  .openapi({ description: "RFC 9457 problem details" });
+
 export function mountOpenApi<E extends Env>(app: OpenAPIHono<E>, version: string): void {
+  app.openAPIRegistry.register("Problem", ProblemSchema);
+  app.openAPIRegistry.registerComponent("securitySchemes", "bearer", {
+    type: "http",
+    scheme: "bearer",
+    bearerFormat: "JWT",
+    description:
+      "Claims: sub, tenant, scope (space-separated: audit:read audit:write audit:export audit:admin).",
+  });
   app.doc31("/openapi.json", {
     openapi: "3.1.0",
     info: {

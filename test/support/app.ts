@@ -1,10 +1,21 @@
 import { Writable } from "node:stream";
 import { createApp } from "../../src/app.ts";
+import { createVerifier } from "../../src/http/auth.ts";
+import { mintToken } from "../../src/http/dev-token.ts";
 import { createLogger } from "../../src/logger.ts";
 import { createOpenSearchClient } from "../../src/opensearch/client.ts";
 import { Readiness } from "../../src/opensearch/readiness.ts";
 
 /** An app wired to `url`, with its log lines captured for assertions. */
+export const TEST_SECRET = "test-secret-test-secret-test-secret!";
+
+/** A token for `tenant` signed with the test apps' secret. */
+export const tokenFor = (
+  tenant: string,
+  scope = "audit:read audit:write audit:export audit:admin",
+  sub = "user:tester@example.com",
+) => mintToken(TEST_SECRET, { sub, tenant, scope });
+
 export function testApp(url: string, opts: { bodyLimitBytes?: number } = {}) {
   const lines: string[] = [];
   const sink = new Writable({
@@ -28,6 +39,7 @@ export function testApp(url: string, opts: { bodyLimitBytes?: number } = {}) {
     client,
     log,
     readiness,
+    verify: createVerifier({ jwtSecret: TEST_SECRET }),
   });
   return { app, client, readiness, lines };
 }

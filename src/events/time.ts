@@ -1,0 +1,77 @@
+/**
+ * @module events/time
+ * Timestamps as the API speaks them: RFC 3339 in UTC with exactly six fractional digits. Parsing
+ * is string arithmetic on whole seconds plus the fraction kept as digits, so microseconds are never
+ * rounded through a JavaScript number.
+ */
+
+const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?([Zz]|[+-]\d{2}:\d{2})$/;
+
+/** date_nanos covers 1970-01-01 to 2262-04-11; keep a margin at the top. */
+const MIN_YEAR = 1970;
+const MAX_YEAR = 2261;
+
+export type TimeParse =
+  | { ok: true; value: string; epochMs: number; micros: number }
+  | { ok: false; message: string };
+
+/**
+ * Parses an RFC 3339 timestamp with any offset and at most six fractional digits, and returns
+ * it canonical: UTC, `Z`, exactly six fractional digits.
+ */
+export function parseTimestamp(input: string): TimeParse {
+  const m = RFC3339.exec(input);
+  if (!m) return { ok: false, message: "must be an RFC 3339 timestamp such as 2026-11-26T14:30:05.123456Z" };
+  const [, y, mo, d, h, mi, s, frac = "", off = "Z"] = m;
+  if (frac.length > 6)
+    return { ok: false, message: "must have at most six fractional digits (microseconds)" };
+  const year = Number(y);
+  const local = Date.UTC(year, Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s));
+  const check = new Date(local);
+  // Date.UTC rolls 2026-02-30 over to March; a real calendar date survives the round trip.
+  if (
+    check.getUTCFullYear() !== year ||
+    check.getUTCMonth() !== Number(mo) - 1 ||
+    check.getUTCDate() !== Number(d) ||
+    Number(h) > 23 ||
+    Number(mi) > 59 ||
+    Number(s) > 59
+  ) {
+    return { ok: false, message: "is not a valid calendar date and time" };
+  }
+  let offsetMs = 0;
+  if (off !== "Z" && off !== "z") {
+    const sign = off.startsWith("-") ? -1 : 1;
+    const [oh, om] = off.slice(1).split(":").map(Number) as [number, number];
+    if (oh > 23 || om > 59) return { ok: false, message: "has an invalid UTC offset" };
+    offsetMs = sign * (oh * 60 + om) * 60_000;
+  }
+  const epochMs = local - offsetMs;
+  const utcYear = new Date(epochMs).getUTCFullYear();
+  if (utcYear < MIN_YEAR || utcYear > MAX_YEAR) {
+    return { ok: false, message: `must lie between ${MIN_YEAR} and ${MAX_YEAR}` };
+  }
+  const micros = frac.padEnd(6, "0");
+  return {
+    ok: true,
+    value: formatTimestamp(epochMs, micros),
+    epochMs: epochMs + Number(micros.slice(0, 3)),
+    micros: Number(micros),
+  };
+}
+
+/** `epochMs` (whole seconds matter) + six fractional digits → `YYYY-MM-DDTHH:MM:SS.ffffffZ`. */
+export function formatTimestamp(epochMs: number, micros: string): string {
+  const seconds = new Date(Math.floor(epochMs / 1000) * 1000).toISOString().slice(0, 19);
+  return `${seconds}.${micros}Z`;
+}
+
+/** A Date (millisecond precision) in the API form. */
+export function isoMicros(date: Date): string {
+  return formatTimestamp(
+    date.getTime(),
+    String(date.getTime() % 1000)
+      .padStart(3, "0")
+      .concat("000"),
+  );
+}

@@ -1,0 +1,34 @@
+/**
+ * @module features/ingest/bulk
+ * Pure helpers for the bulk write: the document id that makes ingest idempotent, the bulk body,
+ * and the reading of OpenSearch's per-item results.
+ */
+import { type NormalizedEvent, toDocument } from "../../events/event.mapping.ts";
+
+/**
+ * `_id` = tenant + event id, so a retried event conflicts with its first copy while two tenants
+ * may use the same event id. Tenant ids cannot contain ':' (see TENANT_ID), so this cannot collide.
+ */
+export const documentId = (tenant: string, eventId: string): string => `${tenant}:${eventId}`;
+
+export function bulkBody(
+  index: string,
+  tenant: string,
+  events: NormalizedEvent[],
+  ingested: string,
+): unknown[] {
+  return events.flatMap((e) => [
+    { create: { _index: index, _id: documentId(tenant, e.id) } },
+    toDocument(e, tenant, ingested),
+  ]);
+}
+
+export type ItemOutcome = "created" | "duplicate" | "retry" | "failed";
+
+/** 409 is the first copy already stored; 429 and 5xx are worth retrying; anything else is final. */
+export function itemOutcome(status: number): ItemOutcome {
+  if (status === 200 || status === 201) return "created";
+  if (status === 409) return "duplicate";
+  if (status === 429 || status >= 500) return "retry";
+  return "failed";
+}

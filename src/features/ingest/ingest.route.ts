@@ -1,0 +1,98 @@
+/**
+ * @module features/ingest
+ * POST /v1/audit/events (audit:write): JSON or NDJSON, validated per event, written idempotently.
+ */
+import { createRoute, type OpenAPIHono } from "@hono/zod-openapi";
+import { monotonicFactory } from "ulid";
+import type { NormalizedEvent } from "../../events/event.mapping.ts";
+import { requireScope, type Verify } from "../../http/auth.ts";
+import type { AppEnv } from "../../http/env.ts";
+import { ProblemError } from "../../http/problem.ts";
+import { type BodyFormat, parseBatch, rawEvents } from "./ingest.parse.ts";
+import { IngestRequestSchema, type IngestResponse, IngestResponseSchema } from "./ingest.schema.ts";
+import { type IngestDeps, ingestEvents } from "./ingest.service.ts";
+
+const problemContent = {
+  "application/problem+json": { schema: { $ref: "#/components/schemas/Problem" } },
+} as const;
+
+export const ingestRoute = createRoute({
+  method: "post",
+  path: "/v1/audit/events",
+  tags: ["ingest"],
+  summary: "Record audit events",
+  description:
+    "Writes 1–10,000 events (10 MiB at most) for the token's tenant. `id` is the idempotency key: the first write of an id wins, " +
+    "later copies count as duplicates. 200 means every accepted event is durably stored and visible to queries within 2 s. " +
+    "503 (or 429) with Retry-After means nothing was acknowledged: retry the same batch.",
+  security: [{ bearer: [] }],
+  request: {
+    body: {
+      required: true,
+      content: {
+        "application/json": { schema: IngestRequestSchema },
+        "application/x-ndjson": {
+          schema: { type: "string", description: "One IngestEvent JSON object per line." },
+        },
+      },
+    },
+  },
+  responses: {
+    200: { description: "Written", content: { "application/json": { schema: IngestResponseSchema } } },
+    400: { description: "The body or a tenant field is invalid", content: problemContent },
+    401: { description: "Missing or invalid token", content: problemContent },
+    403: { description: "The token lacks audit:write", content: problemContent },
+    413: { description: "More than 10,000 events or 10 MiB", content: problemContent },
+    415: { description: "Not JSON or NDJSON", content: problemContent },
+    429: { description: "OpenSearch is overloaded; nothing acknowledged", content: problemContent },
+    503: { description: "OpenSearch is unavailable; nothing acknowledged", content: problemContent },
+  },
+});
+
+function bodyFormat(contentType: string | undefined): BodyFormat {
+  const type = (contentType ?? "").split(";")[0]?.trim().toLowerCase();
+  if (type === "application/json") return "json";
+  if (type === "application/x-ndjson" || type === "application/ndjson") return "ndjson";
+  throw new ProblemError(
+    415,
+    'send application/json ({"events": [...]}) or application/x-ndjson (one event per line)',
+  );
+}
+
+export function registerIngest(app: OpenAPIHono<AppEnv>, deps: IngestDeps & { verify: Verify }): void {
+  const newId = monotonicFactory();
+  app.openAPIRegistry.registerPath(ingestRoute);
+  // A plain handler (not app.openapi): events are validated one by one, so one bad event does
+  // not reject the batch, and NDJSON is parsed line by line.
+  app.post(ingestRoute.path, requireScope(deps.verify, "audit:write"), async (c) => {
+    const format = bodyFormat(c.req.header("Content-Type"));
+    const batch = parseBatch(rawEvents(await c.req.text(), format), () => newId());
+
+    // The first copy of an id within the batch wins; later ones are duplicates.
+    const seen = new Set<string>();
+    const unique: NormalizedEvent[] = [];
+    const slot: (number | "duplicate" | undefined)[] = batch.items.map((item) => {
+      if (!item.ok) return undefined;
+      if (seen.has(item.event.id)) return "duplicate";
+      seen.add(item.event.id);
+      return unique.push(item.event) - 1;
+    });
+
+    const { outcomes } = await ingestEvents(deps, c.var.principal.tenant, unique);
+    const response: IngestResponse = { accepted: 0, duplicates: 0, rejected: [], ids: [] };
+    for (const [index, item] of batch.items.entries()) {
+      const s = slot[index];
+      if (!item.ok) {
+        response.rejected.push({ index, errors: item.errors });
+        response.ids.push(null);
+        continue;
+      }
+      response.ids.push(item.event.id);
+      if (s === "duplicate" || outcomes[s as number] === "duplicate") response.duplicates++;
+      else response.accepted++;
+    }
+    if (batch.redacted > 0)
+      deps.log.info({ redacted: batch.redacted }, "redacted secret-looking context values at ingest");
+    return c.json(response, 200);
+  });
+}

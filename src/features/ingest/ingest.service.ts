@@ -1,0 +1,103 @@
+/**
+ * @module features/ingest/service
+ * Writes events durably. An event counts as accepted only once OpenSearch acknowledged it; items
+ * OpenSearch pushes back on (429, 5xx) are retried a few times, and if they still fail the whole
+ * request fails with nothing promised, so the client retries the same ids safely.
+ */
+import type { Client } from "@opensearch-project/opensearch";
+import type { NormalizedEvent } from "../../events/event.mapping.ts";
+import { ProblemError, RETRY_AFTER_SECONDS } from "../../http/problem.ts";
+import type { Logger } from "../../logger.ts";
+import { AUDIT_STREAM } from "../../opensearch/names.ts";
+import { bulkBody, documentId, itemOutcome } from "./ingest.bulk.ts";
+
+export interface IngestResult {
+  /** Per input event: whether it was stored now or was already there. */
+  outcomes: ("created" | "duplicate")[];
+}
+
+export interface IngestDeps {
+  client: Client;
+  log: Logger;
+  now: () => Date;
+  /** Back-off between attempts for items OpenSearch pushed back on. */
+  retryDelaysMs?: number[];
+}
+
+type BulkItem = { create?: { status: number; error?: { type?: string; reason?: string } } };
+
+/**
+ * Older backing indices of the data stream: `create` detects a duplicate only inside the write
+ * index, so after a rollover the ids are also looked up in the (read-only) older ones.
+ */
+async function olderBackingIndices(client: Client): Promise<string[]> {
+  const res = await client.indices.getDataStream({ name: AUDIT_STREAM });
+  const indices = res.body.data_streams[0]?.indices.map((i) => i.index_name) ?? [];
+  return indices.slice(0, -1);
+}
+
+async function storedElsewhere(client: Client, indices: string[], ids: string[]): Promise<Set<string>> {
+  if (indices.length === 0 || ids.length === 0) return new Set();
+  const res = await client.search({
+    index: indices.join(","),
+    body: { query: { ids: { values: ids } }, _source: false, size: ids.length },
+  });
+  return new Set(res.body.hits.hits.map((h) => h._id as string));
+}
+
+export async function ingestEvents(
+  deps: IngestDeps,
+  tenant: string,
+  events: NormalizedEvent[],
+): Promise<IngestResult> {
+  const outcomes: IngestResult["outcomes"] = new Array(events.length);
+  const ingested = deps.now().toISOString();
+
+  const older = await storedElsewhere(
+    deps.client,
+    await olderBackingIndices(deps.client),
+    events.map((e) => documentId(tenant, e.id)),
+  );
+  let pending = events
+    .map((_, i) => i)
+    .filter((i) => {
+      if (!older.has(documentId(tenant, (events[i] as NormalizedEvent).id))) return true;
+      outcomes[i] = "duplicate";
+      return false;
+    });
+
+  const delays = deps.retryDelaysMs ?? [100, 400, 1600];
+  for (let attempt = 0; pending.length > 0; attempt++) {
+    const batch = pending.map((i) => events[i] as NormalizedEvent);
+    const res = await deps.client.bulk({ body: bulkBody(AUDIT_STREAM, tenant, batch, ingested) as never });
+    const items = res.body.items as BulkItem[];
+    const retry: number[] = [];
+    for (const [k, item] of items.entries()) {
+      const i = pending[k] as number;
+      const status = item.create?.status ?? 500;
+      const outcome = itemOutcome(status);
+      if (outcome === "created" || outcome === "duplicate") outcomes[i] = outcome;
+      else if (outcome === "retry") retry.push(i);
+      else {
+        // Validation and the strict mapping agree, so this is a bug or a changed template: fail loudly.
+        deps.log.error({ status, error: item.create?.error }, "OpenSearch refused a validated audit event");
+        throw new ProblemError(500, "the audit store refused an event; nothing was acknowledged");
+      }
+    }
+    pending = retry;
+    if (pending.length === 0) break;
+    const delay = delays[attempt];
+    if (delay === undefined) {
+      deps.log.warn({ pending: pending.length }, "OpenSearch kept pushing back on bulk items");
+      throw new ProblemError(
+        503,
+        "the audit store is overloaded; nothing was acknowledged, retry the same events later",
+        {
+          headers: { "Retry-After": String(RETRY_AFTER_SECONDS) },
+        },
+      );
+    }
+    await new Promise((r) => setTimeout(r, delay));
+  }
+  return { outcomes };
+}

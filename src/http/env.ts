@@ -1,0 +1,18 @@
+/**
+ * @module http/env
+ * What middleware puts on the request context for handlers.
+ */
+
+/** The verified caller. The tenant comes from the token and from nowhere else. */
+export interface Principal {
+  subject: string;
+  tenant: string;
+  scopes: ReadonlySet<string>;
+}
+
+export type AppEnv = {
+  Variables: {
+    requestId: string;
+    principal: Principal;
+  };
+};
