@@ -11,16 +11,17 @@ import { type NormalizedEvent, toDocument } from "../../events/event.mapping.ts"
  */
 export const documentId = (tenant: string, eventId: string): string => `${tenant}:${eventId}`;
 
-export function bulkBody(
-  index: string,
-  tenant: string,
-  events: NormalizedEvent[],
-  ingested: string,
-): unknown[] {
-  return events.flatMap((e) => [
-    { create: { _index: index, _id: documentId(tenant, e.id) } },
-    toDocument(e, tenant, ingested),
-  ]);
+/**
+ * The bulk request as NDJSON text. Serialized here with plain JSON.stringify: the client's own
+ * serializer runs a replacer over every value (for BigInt support), several times slower.
+ */
+export function bulkBody(index: string, tenant: string, events: NormalizedEvent[], ingested: string): string {
+  let out = "";
+  for (const e of events) {
+    out += `${JSON.stringify({ create: { _index: index, _id: documentId(tenant, e.id) } })}\n`;
+    out += `${JSON.stringify(toDocument(e, tenant, ingested))}\n`;
+  }
+  return out;
 }
 
 export type ItemOutcome = "created" | "duplicate" | "retry" | "failed";

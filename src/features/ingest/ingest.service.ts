@@ -24,16 +24,27 @@ export interface IngestDeps {
   retryDelaysMs?: number[];
 }
 
+export const BULK_FILTER = ["errors", "items.*.status", "items.*.error.type", "items.*.error.reason"];
+
 type BulkItem = { create?: { status: number; error?: { type?: string; reason?: string } } };
 
 /**
  * Older backing indices of the data stream: `create` detects a duplicate only inside the write
- * index, so after a rollover the ids are also looked up in the (read-only) older ones.
+ * index, so after a rollover the ids are also looked up in the (read-only) older ones. Cached
+ * briefly: rollovers are rare, and this is on every ingest request.
  */
-async function olderBackingIndices(client: Client): Promise<string[]> {
-  const res = await client.indices.getDataStream({ name: AUDIT_STREAM });
-  const indices = res.body.data_streams[0]?.indices.map((i) => i.index_name) ?? [];
-  return indices.slice(0, -1);
+const BACKING_TTL_MS = 5_000;
+const backingCache = new WeakMap<Client, { at: number; older: Promise<string[]> }>();
+
+function olderBackingIndices(client: Client, now: number): Promise<string[]> {
+  const hit = backingCache.get(client);
+  if (hit && now - hit.at < BACKING_TTL_MS) return hit.older;
+  const older = client.indices
+    .getDataStream({ name: AUDIT_STREAM })
+    .then((res) => (res.body.data_streams[0]?.indices.map((i) => i.index_name) ?? []).slice(0, -1));
+  backingCache.set(client, { at: now, older });
+  older.catch(() => backingCache.delete(client));
+  return older;
 }
 
 async function storedElsewhere(client: Client, indices: string[], ids: string[]): Promise<Set<string>> {
@@ -55,7 +66,7 @@ export async function ingestEvents(
 
   const older = await storedElsewhere(
     deps.client,
-    await olderBackingIndices(deps.client),
+    await olderBackingIndices(deps.client, Date.now()),
     events.map((e) => documentId(tenant, e.id)),
   );
   let pending = events
@@ -69,7 +80,11 @@ export async function ingestEvents(
   const delays = deps.retryDelaysMs ?? [100, 400, 1600];
   for (let attempt = 0; pending.length > 0; attempt++) {
     const batch = pending.map((i) => events[i] as NormalizedEvent);
-    const res = await deps.client.bulk({ body: bulkBody(AUDIT_STREAM, tenant, batch, ingested) as never });
+    const res = await deps.client.bulk({
+      body: bulkBody(AUDIT_STREAM, tenant, batch, ingested) as never,
+      // Only what we read back: a full bulk response for 1,000 items is large and slow to parse.
+      filter_path: BULK_FILTER,
+    });
     const items = res.body.items as BulkItem[];
     const retry: number[] = [];
     for (const [k, item] of items.entries()) {

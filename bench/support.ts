@@ -1,0 +1,80 @@
+/**
+ * Shared bench plumbing: an OpenSearch to measure against (OPENSEARCH_URL, or a throwaway local
+ * node like the tests'), and the service started as its own process so the load generator does
+ * not share its event loop.
+ */
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { DEFAULT_OPENSEARCH_VERSION, defaultCacheDir } from "../src/config.ts";
+import { freePort, startLocalCluster } from "../src/opensearch/local-cluster.ts";
+import { startService, waitForStatus } from "../test/support/process.ts";
+
+export interface BenchEnv {
+  opensearchUrl: string;
+  apiUrl: string;
+  secret: string;
+  close(): Promise<void>;
+}
+
+export async function benchEnv(): Promise<BenchEnv> {
+  const secret = "bench-secret-bench-secret-bench-secret";
+  let stopCluster = async () => {};
+  let opensearchUrl = process.env.OPENSEARCH_URL;
+  if (!opensearchUrl) {
+    const dataDir = await mkdtemp(path.join(tmpdir(), "bench-os-"));
+    const cluster = await startLocalCluster({
+      version: process.env.OPENSEARCH_VERSION || DEFAULT_OPENSEARCH_VERSION,
+      cacheDir: process.env.OPENSEARCH_CACHE_DIR || defaultCacheDir(process.env),
+      dataDir,
+      httpPort: 0,
+      nodes: 1,
+      heap: process.env.OPENSEARCH_HEAP || "2g",
+      javaHome: process.env.OPENSEARCH_JAVA_HOME,
+      runAs: "opensearch",
+      clusterName: "scaivault-bench",
+    });
+    opensearchUrl = cluster.url;
+    stopCluster = async () => {
+      await cluster.stop();
+      await rm(dataDir, { recursive: true, force: true });
+    };
+  }
+  const port = await freePort();
+  const svc = startService({
+    OPENSEARCH_URL: opensearchUrl,
+    AUDIT_JWT_SECRET: secret,
+    PORT: String(port),
+    LOG_LEVEL: "warn",
+  });
+  const apiUrl = `http://127.0.0.1:${port}`;
+  await waitForStatus(`${apiUrl}/readyz`, 200, 120_000, svc.output);
+  return {
+    opensearchUrl,
+    apiUrl,
+    secret,
+    close: async () => {
+      svc.child.kill("SIGTERM");
+      await new Promise((r) => svc.child.once("exit", r));
+      await stopCluster();
+    },
+  };
+}
+
+export const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
+};
+
+/** Runs `jobs` with `concurrency` workers; returns the wall time in seconds. */
+export async function runConcurrently(jobs: (() => Promise<void>)[], concurrency: number): Promise<number> {
+  const queue = [...jobs];
+  const began = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      for (let job = queue.shift(); job; job = queue.shift()) await job();
+    }),
+  );
+  return (performance.now() - began) / 1000;
+}
