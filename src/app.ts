@@ -9,7 +9,10 @@ import { requestId } from "hono/request-id";
 import type { Config } from "./config.ts";
 import { registerIngest } from "./features/ingest/ingest.route.ts";
 import { opsRoutes } from "./features/ops/ops.route.ts";
+import { registerQuery } from "./features/query/query.route.ts";
+import { registerTrails } from "./features/trails/trails.route.ts";
 import type { Verify } from "./http/auth.ts";
+import { Cursors } from "./http/cursor.ts";
 import type { AppEnv } from "./http/env.ts";
 import { createMetrics } from "./http/metrics.ts";
 import { accessLog, errorHandler, limitBody, notFound, sendProblem, wrongMethod } from "./http/middleware.ts";
@@ -19,7 +22,8 @@ import type { Logger } from "./logger.ts";
 import type { Readiness } from "./opensearch/readiness.ts";
 
 export interface AppDeps {
-  config: Pick<Config, "bodyLimitBytes">;
+  config: Pick<Config, "bodyLimitBytes" | "cursorKey">;
+
   client: Client;
   log: Logger;
   readiness: Readiness;
@@ -52,12 +56,17 @@ export function createApp(deps: AppDeps) {
   app.notFound(notFound);
 
   app.route("/", opsRoutes({ ...deps, metrics: metrics.registry }));
-  registerIngest(app, {
+  const now = deps.now ?? (() => new Date());
+  registerIngest(app, { client: deps.client, log: deps.log, verify: deps.verify, now });
+  const query = {
     client: deps.client,
-    log: deps.log,
     verify: deps.verify,
-    now: deps.now ?? (() => new Date()),
-  });
+    cursors: new Cursors(deps.config.cursorKey),
+    now,
+  };
+  registerQuery(app, query);
+  registerTrails(app, query);
+
   mountOpenApi(app, deps.version ?? "0.1.0");
   return app;
 }

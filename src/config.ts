@@ -3,7 +3,8 @@
  * The service's configuration: parsed from the environment once, at start-up, validated with zod,
  * frozen, and passed to whatever needs it. Nothing reads `process.env` inside a request.
  */
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
+
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import path from "node:path";
@@ -61,7 +62,9 @@ const schema = z
       z.string().min(32, "must be at least 32 characters (HS256 needs 256 bits)").optional(),
     ),
     AUDIT_JWKS_URL: optionalString.pipe(z.url().optional()),
+    AUDIT_CURSOR_SECRET: optionalString.pipe(z.string().min(32, "must be at least 32 characters").optional()),
   })
+
   .superRefine((env, ctx) => {
     const local = env.OPENSEARCH_URL === undefined;
     if (!local && !env.AUDIT_JWT_SECRET && !env.AUDIT_JWKS_URL) {
@@ -70,6 +73,13 @@ const schema = z
         path: ["AUDIT_JWT_SECRET"],
         message:
           "set AUDIT_JWT_SECRET or AUDIT_JWKS_URL (only local mode, without OPENSEARCH_URL, may leave both unset)",
+      });
+    }
+    if (!local && !env.AUDIT_JWT_SECRET && env.AUDIT_JWKS_URL && !env.AUDIT_CURSOR_SECRET) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["AUDIT_CURSOR_SECRET"],
+        message: "required with AUDIT_JWKS_URL and no AUDIT_JWT_SECRET: page cursors are signed with it",
       });
     }
     if (env.OPENSEARCH_PASSWORD && !env.OPENSEARCH_USERNAME) {
@@ -111,6 +121,8 @@ export interface Config {
     /** Set in local mode without a configured secret: the file holding the generated dev secret. */
     readonly devSecretFile: string | undefined;
   };
+  /** HMAC key for page cursors: shared by every replica, so a cursor works on any of them. */
+  readonly cursorKey: Buffer;
 }
 
 export class ConfigError extends Error {
@@ -159,6 +171,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     local && !e.AUDIT_JWT_SECRET && !e.AUDIT_JWKS_URL
       ? path.resolve(cwd, ".data", "dev-jwt-secret")
       : undefined;
+  const jwtSecret = devSecretFile ? devSecret(devSecretFile) : e.AUDIT_JWT_SECRET;
+  // Derived from the JWT secret when no cursor secret is set: replicas share it already.
+  const cursorKey = e.AUDIT_CURSOR_SECRET
+    ? Buffer.from(e.AUDIT_CURSOR_SECRET)
+    : createHash("sha256")
+        .update(`scaivault-audit cursor key\n${jwtSecret ?? randomBytes(32).toString("hex")}`)
+        .digest();
   return Object.freeze({
     port: e.PORT,
     host: e.HOST,
@@ -183,9 +202,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       runAs: e.OPENSEARCH_RUN_AS,
     }),
     auth: Object.freeze({
-      jwtSecret: devSecretFile ? devSecret(devSecretFile) : e.AUDIT_JWT_SECRET,
+      jwtSecret,
       jwksUrl: e.AUDIT_JWKS_URL,
       devSecretFile,
     }),
+    cursorKey,
   } satisfies Config);
 }

@@ -14,6 +14,9 @@ export interface AuditDocument {
   scaivault: {
     tenant: string;
     path: string;
+    /** Free text for `q`: path, identity, user agent, error code and context values. Not in _source. */
+    text?: string;
+
     identity: { type: IdentityType };
     session?: { id: string };
     context?: Record<string, unknown>;
@@ -80,7 +83,22 @@ export function toDocument(e: NormalizedEvent, tenant: string, ingested: string)
     };
   }
   if (e.error_code !== null) doc.error = { code: e.error_code };
+  doc.scaivault.text = searchText(e);
   return doc;
+}
+
+/** The leaf values of a context, as text (keys are not searched: `q` is about what happened). */
+function leaves(v: unknown, out: string[]): string[] {
+  if (v === null || v === undefined) return out;
+  if (Array.isArray(v)) for (const x of v) leaves(x, out);
+  else if (typeof v === "object") for (const x of Object.values(v)) leaves(x, out);
+  else out.push(String(v));
+  return out;
+}
+
+export function searchText(e: NormalizedEvent): string {
+  const parts = [e.path, e.identity.id, e.user_agent, e.error_code, ...leaves(e.context, [])];
+  return parts.filter((p) => p !== null && p !== "").join("\n");
 }
 
 export function fromDocument(d: AuditDocument): AuditEvent {

@@ -75,3 +75,34 @@ export function isoMicros(date: Date): string {
       .concat("000"),
   );
 }
+
+const RELATIVE = /^now(?:([+-])(\d{1,6})([smhdw]))?$/;
+const UNIT_MS = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 } as const;
+
+export type InstantParse = { ok: true; value: string; relative: boolean } | { ok: false; message: string };
+
+/**
+ * A query instant: RFC 3339 with any offset, a date alone (midnight UTC), or relative to `now`
+ * (`now`, `now-15m`, `now-7d`; units s, m, h, d, w). Returns the canonical UTC form.
+ */
+export function parseInstant(input: string, now: Date): InstantParse {
+  const rel = RELATIVE.exec(input);
+  if (rel) {
+    const [, sign, amount, unit] = rel;
+    const delta = sign ? Number(amount) * UNIT_MS[unit as keyof typeof UNIT_MS] * (sign === "-" ? -1 : 1) : 0;
+    const at = new Date(now.getTime() + delta);
+    if (at.getUTCFullYear() < 1970) return { ok: false, message: "lies before 1970" };
+    return { ok: true, value: isoMicros(at), relative: true };
+  }
+  // An unencoded '+' in a query string arrives as a space: `…T15:00:00 01:00` meant `+01:00`.
+  const fixed = input.replace(/(\d) (\d{2}:\d{2})$/, "$1+$2");
+  const t = parseTimestamp(/^\d{4}-\d{2}-\d{2}$/.test(fixed) ? `${fixed}T00:00:00Z` : fixed);
+
+  if (!t.ok) {
+    return {
+      ok: false,
+      message: `${t.message.replace(/^must be an RFC 3339 timestamp/, "must be an ISO 8601 instant")}, or relative: now, now-15m, now-7d (units s, m, h, d, w)`,
+    };
+  }
+  return { ok: true, value: t.value, relative: false };
+}

@@ -71,6 +71,28 @@ export function declaredDataStreams(template: Json): string[] {
   return ((template.index_patterns as string[] | undefined) ?? []).filter((p) => !p.includes("*"));
 }
 
+/** The mapping version a template declares in `template.mappings._meta.version` (0 when none). */
+export function mappingVersion(template: Json): number {
+  const meta = ((template.template as Json | undefined)?.mappings as Json | undefined)?._meta as
+    | Json
+    | undefined;
+  return typeof meta?.version === "number" ? meta.version : 0;
+}
+
+/**
+ * A template change reaches only indices created after it. When the data stream's write index
+ * has an older mapping (strict: new fields would be refused), roll over so writes go to an index
+ * with the current one. Older backing indices keep their mapping and stay searchable.
+ */
+async function rollOverIfOutdated(client: Client, stream: string, wanted: number): Promise<void> {
+  const ds = await client.indices.getDataStream({ name: stream });
+  const write = ds.body.data_streams[0]?.indices.at(-1)?.index_name;
+  if (!write) return;
+  const mapping = await client.indices.getMapping({ index: write });
+  const current = ((mapping.body[write]?.mappings as Json | undefined)?._meta as Json | undefined)?.version;
+  if ((typeof current === "number" ? current : 0) < wanted) await client.indices.rollover({ alias: stream });
+}
+
 async function clusterFeatures(client: Client): Promise<{ ism: boolean; coldTier: boolean }> {
   const [info, attrs] = await Promise.all([
     client.nodes.info({ metric: ["plugins"] }),
@@ -130,13 +152,17 @@ export async function bootstrap(client: Client, assets: Assets): Promise<Bootstr
   for (const t of assets.templates)
     await client.indices.putIndexTemplate({ name: t.name, body: t.body as never });
 
-  const dataStreams = assets.templates.flatMap((t) => declaredDataStreams(t.body));
-  for (const name of dataStreams) {
-    await client.indices
-      .createDataStream({ name })
-      .catch((err: { meta?: { body?: { error?: { type?: string } } } }) => {
-        if (err.meta?.body?.error?.type !== "resource_already_exists_exception") throw err;
-      });
+  const dataStreams: string[] = [];
+  for (const t of assets.templates) {
+    for (const name of declaredDataStreams(t.body)) {
+      dataStreams.push(name);
+      await client.indices
+        .createDataStream({ name })
+        .catch((err: { meta?: { body?: { error?: { type?: string } } } }) => {
+          if (err.meta?.body?.error?.type !== "resource_already_exists_exception") throw err;
+        });
+      await rollOverIfOutdated(client, name, mappingVersion(t.body));
+    }
   }
 
   return {

@@ -16,7 +16,7 @@ export const tokenFor = (
   sub = "user:tester@example.com",
 ) => mintToken(TEST_SECRET, { sub, tenant, scope });
 
-export function testApp(url: string, opts: { bodyLimitBytes?: number } = {}) {
+export function testApp(url: string, opts: { bodyLimitBytes?: number; now?: () => Date } = {}) {
   const lines: string[] = [];
   const sink = new Writable({
     write(chunk, _enc, done) {
@@ -35,11 +35,13 @@ export function testApp(url: string, opts: { bodyLimitBytes?: number } = {}) {
   });
   const readiness = new Readiness();
   const app = createApp({
-    config: { bodyLimitBytes: opts.bodyLimitBytes ?? 10 * 1024 * 1024 },
+    config: { bodyLimitBytes: opts.bodyLimitBytes ?? 10 * 1024 * 1024, cursorKey: Buffer.from(TEST_SECRET) },
+
     client,
     log,
     readiness,
     verify: createVerifier({ jwtSecret: TEST_SECRET }),
+    ...(opts.now ? { now: opts.now } : {}),
   });
   return { app, client, readiness, lines };
 }

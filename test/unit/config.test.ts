@@ -36,12 +36,29 @@ describe("loadConfig", () => {
     const issues = issuesOf({ OPENSEARCH_URL: "https://search.internal:9200" });
     expect(issues).toEqual([expect.objectContaining({ variable: "AUDIT_JWT_SECRET" })]);
     const c = loadConfig(
-      { OPENSEARCH_URL: "https://search.internal:9200", AUDIT_JWKS_URL: "https://idp/jwks.json" },
+      {
+        OPENSEARCH_URL: "https://search.internal:9200",
+        AUDIT_JWKS_URL: "https://idp/jwks.json",
+        AUDIT_CURSOR_SECRET: SECRET,
+      },
       tmp(),
     );
+
     expect(c.mode).toBe("remote");
     expect(c.opensearch.url).toBe("https://search.internal:9200");
     expect(c.auth.jwtSecret).toBeUndefined();
+  });
+
+  it("signs cursors with AUDIT_CURSOR_SECRET, or a key derived from the JWT secret, and needs one with JWKS alone", () => {
+    const remote = { OPENSEARCH_URL: "https://search.internal:9200" };
+    const issues = issuesOf({ ...remote, AUDIT_JWKS_URL: "https://idp/jwks.json" });
+    expect(issues.map((i) => i.variable)).toEqual(["AUDIT_CURSOR_SECRET"]);
+    const a = loadConfig({ ...remote, AUDIT_JWT_SECRET: SECRET }, tmp());
+    const b = loadConfig({ ...remote, AUDIT_JWT_SECRET: SECRET }, tmp());
+    expect(a.cursorKey.equals(b.cursorKey)).toBe(true); // every replica derives the same key
+    expect(a.cursorKey.toString()).not.toContain(SECRET);
+    const c = loadConfig({ ...remote, AUDIT_JWT_SECRET: SECRET, AUDIT_CURSOR_SECRET: "c".repeat(32) }, tmp());
+    expect(c.cursorKey.toString()).toBe("c".repeat(32));
   });
 
   it("names every bad variable", () => {

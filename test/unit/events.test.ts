@@ -200,7 +200,9 @@ describe("API ⇄ document mapping", () => {
         identity: { type: "user" },
         session: { id: "ses_9f2c" },
         context: full.context,
+        text: "prod/payments/db-password\nuser:person@acme.example\nscaivault-cli/2.3.1\nscheduled\n1\ntwo\ntrue",
       },
+
       source: { ip: "203.0.113.7" },
       user_agent: { original: "scaivault-cli/2.3.1" },
       http: { request: { id: "req_7a1e", method: "GET" }, response: { status_code: 200 } },

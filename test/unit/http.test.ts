@@ -149,13 +149,18 @@ describe("/metrics", () => {
     const { app } = testApp(DEAD_OPENSEARCH);
     await app.request("/healthz");
     await app.request("/healthz");
-    await app.request("/v1/audit/secrets/prod/payments/db-password");
+    await app.request("/v1/audit/nothing/prod/payments/db-password");
+    await app.request("/v1/audit/secrets/prod/payments/db-password"); // 401: no token
     const res = await app.request("/metrics");
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toMatch(/^text\/plain/);
     const text = await res.text();
     expect(text).toMatch(/http_requests_total\{method="GET",route="\/healthz",status="200"\} 2/);
     expect(text).toMatch(/http_requests_total\{method="GET",route="unmatched",status="404"\} 1/);
+    expect(text).toMatch(
+      /http_requests_total\{method="GET",route="\/v1\/audit\/secrets\/:path\{\.\+\}",status="401"\} 1/,
+    );
+
     expect(text).toContain("http_request_duration_seconds_bucket");
     expect(text).toContain("process_cpu_seconds_total");
     expect(text).not.toContain("db-password");

@@ -1,0 +1,175 @@
+/**
+ * @module features/query/params
+ * Query parameters → validated filters (pure; the clock is passed in). Every problem is collected
+ * and reported at once, each naming its parameter; an unknown parameter is an error too.
+ */
+import { isIP } from "node:net";
+import { ACTIONS, type Action, IDENTITY_TYPES, type IdentityType } from "../../events/event.schema.ts";
+import { parseInstant } from "../../events/time.ts";
+import { filterHash } from "../../http/cursor.ts";
+import { type FieldError, ProblemError } from "../../http/problem.ts";
+
+export const FILTER_PARAMS = [
+  "from",
+  "to",
+  "action",
+  "identity_id",
+  "identity_type",
+  "path_prefix",
+  "success",
+  "source_ip",
+  "request_id",
+  "q",
+] as const;
+export type FilterParam = (typeof FILTER_PARAMS)[number];
+
+/** Filters with time bounds resolved to canonical UTC instants. */
+export interface Filters {
+  from?: string;
+  to?: string;
+  actions?: Action[];
+  identityId?: string;
+  identityType?: IdentityType;
+  /** Exact path (the secret trail). */
+  path?: string;
+  pathPrefix?: string;
+  success?: boolean;
+  sourceIp?: string;
+  requestId?: string;
+  q?: string;
+}
+
+export interface ParsedQuery {
+  filters: Filters;
+  /** Hash of the filters as the client wrote them (relative times unresolved): what a cursor is bound to. */
+  hash: string;
+  limit: number;
+  cursor: string | undefined;
+}
+
+export const MAX_LIMIT = 1000;
+export const DEFAULT_LIMIT = 100;
+
+/** `10.0.0.0/8`, `2001:db8::/32` or a plain address. */
+export function isAddressOrCidr(v: string): boolean {
+  const [addr, bits, extra] = v.split("/");
+  if (extra !== undefined || !addr) return false;
+  const family = isIP(addr);
+  if (family === 0) return false;
+  if (bits === undefined) return true;
+  if (!/^\d{1,3}$/.test(bits)) return false;
+  return Number(bits) <= (family === 4 ? 32 : 128);
+}
+
+/**
+ * Reads and validates `params`. `allowed` are the filter parameters this endpoint takes (plus
+ * `limit` and `cursor`); `fixed` are filters that come from the path (a trail's path or identity).
+ */
+export function parseQuery(
+  params: URLSearchParams,
+  opts: { allowed: readonly FilterParam[]; fixed?: Filters; now: Date },
+): ParsedQuery {
+  const errors: FieldError[] = [];
+  const known = new Set<string>([...opts.allowed, "limit", "cursor"]);
+  for (const key of new Set(params.keys())) {
+    if (!known.has(key)) errors.push({ field: key, message: "is not a parameter of this endpoint" });
+    else if (key !== "action" && params.getAll(key).length > 1)
+      errors.push({ field: key, message: "is given more than once" });
+  }
+  const one = (key: string): string | undefined => {
+    const v = params.get(key);
+    if (v === null || !known.has(key)) return undefined;
+    if (v.trim() === "") {
+      errors.push({ field: key, message: "must not be empty" });
+      return undefined;
+    }
+    return v;
+  };
+
+  const filters: Filters = { ...opts.fixed };
+  const asWritten: Record<string, unknown> = { ...opts.fixed };
+
+  for (const key of ["from", "to"] as const) {
+    const raw = one(key);
+    if (raw === undefined) continue;
+    const t = parseInstant(raw, opts.now);
+    if (!t.ok) errors.push({ field: key, message: t.message });
+    else {
+      filters[key] = t.value;
+      asWritten[key] = t.relative ? raw : t.value;
+    }
+  }
+  if (filters.from && filters.to && filters.from >= filters.to) {
+    errors.push({ field: "from", message: "must be before to" });
+  }
+
+  const actions = params
+    .getAll("action")
+    .flatMap((v) => v.split(","))
+    .map((a) => a.trim());
+  if (actions.length > 0 && known.has("action")) {
+    const bad = actions.filter((a) => !(ACTIONS as readonly string[]).includes(a));
+    if (bad.length > 0)
+      errors.push({
+        field: "action",
+        message: `unknown action(s) ${bad.map((b) => `'${b}'`).join(", ")}; one of ${ACTIONS.join(", ")}`,
+      });
+    else asWritten.actions = filters.actions = [...new Set(actions as Action[])].sort();
+  }
+
+  const identityId = one("identity_id");
+  if (identityId !== undefined) asWritten.identityId = filters.identityId = identityId;
+  const identityType = one("identity_type");
+  if (identityType !== undefined) {
+    if (!(IDENTITY_TYPES as readonly string[]).includes(identityType)) {
+      errors.push({ field: "identity_type", message: `must be one of ${IDENTITY_TYPES.join(", ")}` });
+    } else asWritten.identityType = filters.identityType = identityType as IdentityType;
+  }
+
+  const prefix = one("path_prefix");
+  if (prefix !== undefined) {
+    const p = prefix.replace(/\/+$/, "");
+    if (p.startsWith("/")) errors.push({ field: "path_prefix", message: "paths have no leading '/'" });
+    else if (p === "") errors.push({ field: "path_prefix", message: "must name at least one path segment" });
+    else asWritten.pathPrefix = filters.pathPrefix = p;
+  }
+
+  const success = one("success");
+  if (success !== undefined) {
+    if (success !== "true" && success !== "false")
+      errors.push({ field: "success", message: "must be true or false" });
+    else asWritten.success = filters.success = success === "true";
+  }
+
+  const ip = one("source_ip");
+  if (ip !== undefined) {
+    if (!isAddressOrCidr(ip))
+      errors.push({
+        field: "source_ip",
+        message: "must be an IPv4 or IPv6 address or a CIDR block such as 10.0.0.0/8",
+      });
+    else asWritten.sourceIp = filters.sourceIp = ip;
+  }
+
+  const requestId = one("request_id");
+  if (requestId !== undefined) asWritten.requestId = filters.requestId = requestId;
+
+  const q = one("q");
+  if (q !== undefined) {
+    if (q.length > 512) errors.push({ field: "q", message: "must be at most 512 characters" });
+    else asWritten.q = filters.q = q;
+  }
+
+  let limit = DEFAULT_LIMIT;
+  const rawLimit = one("limit");
+  if (rawLimit !== undefined) {
+    const n = Number(rawLimit);
+    if (!/^\d+$/.test(rawLimit) || n < 1 || n > MAX_LIMIT)
+      errors.push({ field: "limit", message: `must be a whole number from 1 to ${MAX_LIMIT}` });
+    else limit = n;
+  }
+
+  const cursor = one("cursor");
+  if (errors.length > 0) throw new ProblemError(400, "the query parameters are invalid", { errors });
+  return { filters, hash: filterHash(asWritten), limit, cursor };
+}

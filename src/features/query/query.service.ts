@@ -1,0 +1,70 @@
+/**
+ * @module features/query/service
+ * Runs the builders' requests and maps hits back to the API form. The only place the query and
+ * trail features talk to OpenSearch.
+ */
+import type { Client } from "@opensearch-project/opensearch";
+import { type AuditDocument, fromDocument } from "../../events/event.mapping.ts";
+import type { AuditEvent } from "../../events/event.schema.ts";
+import { AUDIT_STREAM } from "../../opensearch/names.ts";
+import type { Filters } from "./query.params.ts";
+import { type EventPosition, eventsSearch, pathsSearch } from "./query.query.ts";
+
+interface Hit {
+  _source: AuditDocument;
+  sort: [bigint | number | string, string];
+}
+
+export async function findEvents(
+  client: Client,
+  tenant: string,
+  filters: Filters,
+  page: { limit: number; after?: EventPosition },
+): Promise<{ entries: AuditEvent[]; next: EventPosition | undefined }> {
+  const res = await client.search({
+    index: AUDIT_STREAM,
+    body: eventsSearch(tenant, filters, page) as never,
+  });
+  const hits = res.body.hits.hits as unknown as Hit[];
+  const pageHits = hits.slice(0, page.limit);
+  const last = pageHits.at(-1);
+  return {
+    entries: pageHits.map((h) => fromDocument(h._source)),
+    // Sort values stay strings: a nanosecond timestamp does not fit a JavaScript number.
+    next: hits.length > page.limit && last ? [String(last.sort[0]), last.sort[1]] : undefined,
+  };
+}
+
+export interface PathSummary {
+  path: string;
+  actions: Record<string, number>;
+  first_at: string;
+  last_at: string;
+}
+
+interface PathBucket {
+  key: { path: string };
+  actions: { buckets: { key: string; doc_count: number }[] };
+  first: { hits: { hits: { _source: { "@timestamp": string } }[] } };
+  last: { hits: { hits: { _source: { "@timestamp": string } }[] } };
+}
+
+export async function findPaths(
+  client: Client,
+  tenant: string,
+  filters: Filters,
+  page: { limit: number; after?: string },
+): Promise<{ paths: PathSummary[]; next: string | undefined }> {
+  const res = await client.search({ index: AUDIT_STREAM, body: pathsSearch(tenant, filters, page) as never });
+  const buckets = (res.body.aggregations as unknown as { paths: { buckets: PathBucket[] } }).paths.buckets;
+  const pageBuckets = buckets.slice(0, page.limit);
+  return {
+    paths: pageBuckets.map((b) => ({
+      path: b.key.path,
+      actions: Object.fromEntries(b.actions.buckets.map((a) => [a.key, a.doc_count])),
+      first_at: b.first.hits.hits[0]?._source["@timestamp"] as string,
+      last_at: b.last.hits.hits[0]?._source["@timestamp"] as string,
+    })),
+    next: buckets.length > page.limit ? pageBuckets.at(-1)?.key.path : undefined,
+  };
+}

@@ -1,0 +1,68 @@
+/**
+ * @module http/cursor
+ * Opaque, signed page cursors: base64url(JSON payload) + "." + base64url(HMAC-SHA256). A cursor is
+ * bound to the tenant and to a hash of the filters it was made with, so it cannot be forged,
+ * replayed by another tenant, or reused with other filters.
+ */
+import { createHash, createHmac, timingSafeEqual } from "node:crypto";
+
+export interface CursorPayload<P> {
+  /** Tenant the cursor was issued to. */
+  t: string;
+  /** Hash of the normalized filter set. */
+  h: string;
+  /** Position and whatever the feature needs to continue (e.g. the resolved time window). */
+  p: P;
+}
+
+export type CursorCheck<P> = { ok: true; position: P } | { ok: false; message: string };
+
+/** A stable hash of a filter set: keys sorted, so the order of parameters does not matter. */
+export function filterHash(filters: Record<string, unknown>): string {
+  const canonical = JSON.stringify(filters, (_k, v) =>
+    v && typeof v === "object" && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => a.localeCompare(b)))
+      : v,
+  );
+  return createHash("sha256").update(canonical).digest("base64url").slice(0, 22);
+}
+
+export class Cursors {
+  readonly #key: Buffer;
+  constructor(key: string | Buffer) {
+    this.#key = Buffer.isBuffer(key) ? key : Buffer.from(key);
+  }
+
+  #sign(data: string): Buffer {
+    return createHmac("sha256", this.#key).update(data).digest();
+  }
+
+  encode<P>(tenant: string, hash: string, position: P): string {
+    const data = Buffer.from(
+      JSON.stringify({ t: tenant, h: hash, p: position } satisfies CursorPayload<P>),
+    ).toString("base64url");
+    return `${data}.${this.#sign(data).toString("base64url")}`;
+  }
+
+  decode<P>(cursor: string, tenant: string, hash: string): CursorCheck<P> {
+    const [data, sig, extra] = cursor.split(".");
+    if (!data || !sig || extra !== undefined)
+      return { ok: false, message: "is not a cursor this service issued" };
+    const expected = this.#sign(data);
+    const given = Buffer.from(sig, "base64url");
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+      return { ok: false, message: "is not a cursor this service issued" };
+    }
+    let payload: CursorPayload<P>;
+    try {
+      payload = JSON.parse(Buffer.from(data, "base64url").toString("utf8")) as CursorPayload<P>;
+    } catch {
+      return { ok: false, message: "is not a cursor this service issued" };
+    }
+    // Same message for another tenant's cursor: do not confirm that it is valid elsewhere.
+    if (payload.t !== tenant) return { ok: false, message: "is not a cursor this service issued" };
+    if (payload.h !== hash)
+      return { ok: false, message: "was made with other filters; repeat the first request's filters" };
+    return { ok: true, position: payload.p };
+  }
+}
