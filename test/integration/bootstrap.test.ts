@@ -47,30 +47,37 @@ describe("bootstrap against a real OpenSearch", async () => {
     ).rejects.toMatchObject({ meta: { statusCode: 400 } });
   });
 
-  it("keeps microseconds exact in @timestamp (date_nanos)", async () => {
+  it("keeps microseconds exact in @timestamp (date_nanos), in doc values and in search_after", async () => {
     await bootstrap(client, assets);
-    const id = randomUUID();
-    await client.index({
-      index: "audit-events",
-      op_type: "create",
-      id,
-      refresh: true,
-      body: { "@timestamp": "2026-11-26T14:30:05.123456Z", event: { id }, scaivault: { tenant: `t-${id}` } },
-    });
-    const res = await client.search({
-      index: "audit-events",
-      body: {
-        query: { term: { "event.id": id } },
-        sort: [{ "@timestamp": "desc" }],
-        docvalue_fields: [{ field: "@timestamp", format: "strict_date_optional_time_nanos" }],
-      },
-    });
-    const hit = res.body.hits.hits[0] as any;
-    expect(hit.fields["@timestamp"][0]).toBe("2026-11-26T14:30:05.123456Z");
-    // The sort value is nanoseconds since the epoch: beyond 2^53, so it must arrive unrounded.
-    const expected = BigInt(Date.parse("2026-11-26T14:30:05.123Z")) * 1_000_000n + 456_000n;
-    expect(typeof hit.sort[0]).not.toBe("number");
-    expect(BigInt(hit.sort[0])).toBe(expected);
+    const tenant = `t-${randomUUID()}`;
+    const stamps = [
+      "2026-11-26T14:30:05.123455Z",
+      "2026-11-26T14:30:05.123456Z",
+      "2026-11-26T14:30:05.123457Z",
+    ];
+    for (const [i, ts] of stamps.entries()) {
+      await client.index({
+        index: "audit-events",
+        op_type: "create",
+        refresh: true,
+        body: { "@timestamp": ts, event: { id: `e${i}` }, scaivault: { tenant } },
+      });
+    }
+    const search = (after?: string[]) =>
+      client.search({
+        index: "audit-events",
+        body: {
+          query: { term: { "scaivault.tenant": tenant } },
+          sort: [{ "@timestamp": "desc" }, { "event.id": "desc" }],
+          docvalue_fields: [{ field: "@timestamp", format: "strict_date_optional_time_nanos" }],
+          ...(after ? { search_after: after } : {}),
+        } as never,
+      });
+    const all = (await search()).body.hits.hits as any[];
+    expect(all.map((h) => h.fields["@timestamp"][0])).toEqual([...stamps].reverse());
+    // A date string in search_after is exact to the microsecond: one microsecond apart, nothing skipped or repeated.
+    const after = (await search(["2026-11-26T14:30:05.123456Z", "e1"])).body.hits.hits as any[];
+    expect(after.map((h) => h.fields["@timestamp"][0])).toEqual(["2026-11-26T14:30:05.123455Z"]);
   });
 
   it("reports whether lifecycle policies could be installed, from the cluster's own plugin list", async () => {
@@ -104,5 +111,47 @@ describe("the node's modules", () => {
     expect((res.body as { deleted?: number }).deleted).toBe(1);
     expect((await client.count({ index })).body.count).toBe(1);
     await client.indices.delete({ index });
+  });
+});
+
+describe("a template upgrade", () => {
+  it("rolls the data stream over when its write index has an older mapping version, once", async () => {
+    const name = `upgrade-${randomUUID().slice(0, 8)}`;
+    const template = (version: number, fields: Record<string, unknown>) => ({
+      name,
+      body: {
+        index_patterns: [name],
+        data_stream: { timestamp_field: { name: "@timestamp" } },
+        priority: 900,
+        template: {
+          settings: { index: { number_of_shards: 1, number_of_replicas: 0 } },
+          mappings: {
+            dynamic: "strict",
+            _meta: { version },
+            properties: { "@timestamp": { type: "date_nanos" }, ...fields },
+          },
+        },
+      },
+    });
+    const backing = async () =>
+      (await client.indices.getDataStream({ name })).body.data_streams[0]?.indices.map((i) => i.index_name) ??
+      [];
+
+    await bootstrap(client, { templates: [template(1, {})], policies: [] });
+    expect(await backing()).toHaveLength(1);
+    // Version 2 adds a field: the old write index (strict) would refuse documents carrying it.
+    await bootstrap(client, { templates: [template(2, { added: { type: "keyword" } })], policies: [] });
+    expect(await backing()).toHaveLength(2);
+    await client.index({
+      index: name,
+      op_type: "create",
+      body: { "@timestamp": "2026-11-26T00:00:00Z", added: "ok" },
+      refresh: true,
+    });
+    // Idempotent: a second start with the same version does not roll over again.
+    await bootstrap(client, { templates: [template(2, { added: { type: "keyword" } })], policies: [] });
+    expect(await backing()).toHaveLength(2);
+    await client.indices.deleteDataStream({ name });
+    await client.indices.deleteIndexTemplate({ name });
   });
 });

@@ -202,14 +202,15 @@ describe("query builders", () => {
   });
 
   it("pages events newest first with search_after on exact nanoseconds", () => {
-    const body = eventsSearch("t", {}, { limit: 50, after: ["1795789805123456789", "evt-9"] }) as Record<
-      string,
-      unknown
-    >;
+    const body = eventsSearch(
+      "t",
+      {},
+      { limit: 50, after: ["2026-11-26T14:30:05.123456Z", "evt-9"] },
+    ) as Record<string, unknown>;
     expect(body.sort).toEqual([{ "@timestamp": { order: "desc" } }, { "event.id": { order: "desc" } }]);
     expect(body.size).toBe(51);
     expect(body.track_total_hits).toBe(false);
-    expect(body.search_after).toEqual([1795789805123456789n, "evt-9"]);
+    expect(body.search_after).toEqual(["2026-11-26T14:30:05.123456Z", "evt-9"]);
     expect("search_after" in (eventsSearch("t", {}, { limit: 5 }) as object)).toBe(false);
   });
 
@@ -230,10 +231,10 @@ describe("cursors", () => {
   const hash = filterHash({ actions: ["read"] });
 
   it("round-trip the position for the same tenant and filters", () => {
-    const c = cursors.encode("acme", hash, { a: ["1795789805123456789", "x"] });
+    const c = cursors.encode("acme", hash, { a: ["2026-11-26T14:30:05.123456Z", "x"] });
     expect(cursors.decode(c, "acme", hash)).toEqual({
       ok: true,
-      position: { a: ["1795789805123456789", "x"] },
+      position: { a: ["2026-11-26T14:30:05.123456Z", "x"] },
     });
   });
 

@@ -9,8 +9,12 @@ import type { Filters } from "./query.params.ts";
 /** Newest first, then id: a total order per tenant, so search_after never skips or repeats. */
 export const EVENT_SORT = [{ "@timestamp": { order: "desc" } }, { "event.id": { order: "desc" } }];
 
-/** A position in EVENT_SORT: the nanosecond timestamp as a decimal string (beyond 2^53), and the id. */
-export type EventPosition = [timestampNs: string, id: string];
+/**
+ * A position in EVENT_SORT: the event's canonical timestamp and its id. OpenSearch takes a
+ * date string in search_after for a date_nanos sort, so the position never passes through a
+ * JavaScript number (nanosecond sort values exceed 2^53 and would be rounded).
+ */
+export type EventPosition = [timestamp: string, id: string];
 
 export function filterClauses(f: Filters): Clause[] {
   const c: Clause[] = [];
@@ -59,7 +63,7 @@ export function eventsSearch(
     sort: EVENT_SORT,
     size: page.limit + 1,
     track_total_hits: false,
-    ...(page.after ? { search_after: [BigInt(page.after[0]), page.after[1]] } : {}),
+    ...(page.after ? { search_after: page.after } : {}),
   };
 }
 
@@ -93,6 +97,10 @@ export function pathsSearch(tenant: string, f: Filters, page: { limit: number; a
 /** Every builder, with sample arguments: the tenant-isolation test runs each of them. */
 export const BUILDERS: Record<string, (tenant: string) => Clause> = {
   eventsSearch: (t) =>
-    eventsSearch(t, { actions: ["read"], pathPrefix: "prod" }, { limit: 10, after: ["1", "x"] }),
+    eventsSearch(
+      t,
+      { actions: ["read"], pathPrefix: "prod" },
+      { limit: 10, after: ["2026-11-26T14:30:05.123456Z", "x"] },
+    ),
   pathsSearch: (t) => pathsSearch(t, { identityId: "user:x" }, { limit: 10, after: "prod/a" }),
 };

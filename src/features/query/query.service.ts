@@ -12,7 +12,6 @@ import { type EventPosition, eventsSearch, pathsSearch } from "./query.query.ts"
 
 interface Hit {
   _source: AuditDocument;
-  sort: [bigint | number | string, string];
 }
 
 export async function findEvents(
@@ -30,8 +29,8 @@ export async function findEvents(
   const last = pageHits.at(-1);
   return {
     entries: pageHits.map((h) => fromDocument(h._source)),
-    // Sort values stay strings: a nanosecond timestamp does not fit a JavaScript number.
-    next: hits.length > page.limit && last ? [String(last.sort[0]), last.sort[1]] : undefined,
+    // The position comes from the document, not from `sort`: that nanosecond value is beyond 2^53.
+    next: hits.length > page.limit && last ? [last._source["@timestamp"], last._source.event.id] : undefined,
   };
 }
 
