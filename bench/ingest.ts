@@ -32,14 +32,7 @@ const CLIENTS = Number(values.clients);
 const ROUNDS = Number(values.rounds);
 
 const env = await benchEnv();
-const client = createOpenSearchClient({
-  url: env.opensearchUrl,
-  username: process.env.OPENSEARCH_USERNAME,
-  password: process.env.OPENSEARCH_PASSWORD,
-  caFile: undefined,
-  tlsVerify: true,
-  requestTimeoutMs: 120_000,
-});
+const client = createOpenSearchClient({ url: env.opensearchUrl });
 
 function batches<T>(items: T[]): T[][] {
   const out: T[][] = [];

@@ -29,14 +29,7 @@ const TENANT = "acme"; // the seed's largest tenant
 const END = new Date("2026-11-26T00:00:00Z"); // fixed, so reruns against one cluster reuse the data
 
 const env = await benchEnv();
-const client = createOpenSearchClient({
-  url: env.opensearchUrl,
-  username: undefined,
-  password: undefined,
-  caFile: undefined,
-  tlsVerify: true,
-  requestTimeoutMs: 120_000,
-});
+const client = createOpenSearchClient({ url: env.opensearchUrl });
 await bootstrap(client, await loadAssets());
 await client.indices.refresh({ index: AUDIT_STREAM });
 const existing = (await client.count({ index: AUDIT_STREAM })).body.count;

@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { mkdir, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { ConfigError, loadConfig } from "../src/config.ts";
+import { loadConfigOrExit } from "../src/config.ts";
 import { startLocalCluster, stopPids } from "../src/opensearch/local-cluster.ts";
 
 const { positionals, values } = parseArgs({
@@ -20,16 +20,7 @@ const { positionals, values } = parseArgs({
 });
 const command = positionals[0] ?? "status";
 
-let config: ReturnType<typeof loadConfig>;
-try {
-  config = loadConfig();
-} catch (err) {
-  if (err instanceof ConfigError) {
-    console.error(err.message);
-    process.exit(2);
-  }
-  throw err;
-}
+const config = loadConfigOrExit();
 const nodes = values.nodes === "2" ? 2 : 1;
 const dataDir = path.resolve(
   values["data-dir"] ?? (nodes === 2 ? `${config.localNode.dataDir}-cold-tier` : config.localNode.dataDir),

@@ -6,7 +6,7 @@
  */
 import { parseArgs } from "node:util";
 import type { Client } from "@opensearch-project/opensearch";
-import { ConfigError, loadConfig } from "../src/config.ts";
+import { loadConfigOrExit } from "../src/config.ts";
 import { normalize } from "../src/events/event.mapping.ts";
 import type { IngestEvent } from "../src/events/event.schema.ts";
 import { bulkBody } from "../src/features/ingest/ingest.bulk.ts";
@@ -101,13 +101,7 @@ if (import.meta.main) {
     }
     return v;
   };
-  let config: ReturnType<typeof loadConfig>;
-  try {
-    config = loadConfig();
-  } catch (err) {
-    console.error(err instanceof ConfigError ? err.message : err);
-    process.exit(2);
-  }
+  const config = loadConfigOrExit();
   const url = values.url ?? config.opensearch.url ?? `http://127.0.0.1:${config.localNode.httpPort}`;
   const client = createOpenSearchClient({ ...config.opensearch, url });
   await bootstrap(client, await loadAssets());

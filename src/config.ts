@@ -209,3 +209,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     cursorKey,
   } satisfies Config);
 }
+
+/** For entry points (server, scripts): the config, or each bad variable on stderr and exit code 2. */
+export function loadConfigOrExit(): Config {
+  try {
+    return loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(err.message);
+      process.exit(2);
+    }
+    throw err;
+  }
+}

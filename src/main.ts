@@ -6,7 +6,7 @@
 import { readFileSync } from "node:fs";
 import { serve } from "@hono/node-server";
 import { createApp } from "./app.ts";
-import { type Config, ConfigError, loadConfig } from "./config.ts";
+import { loadConfigOrExit } from "./config.ts";
 import { createVerifier } from "./http/auth.ts";
 import { createLogger } from "./logger.ts";
 import { loadAssets, PROJECT_ROOT } from "./opensearch/bootstrap.ts";
@@ -14,16 +14,7 @@ import { createOpenSearchClient } from "./opensearch/client.ts";
 import { type LocalCluster, startLocalCluster } from "./opensearch/local-cluster.ts";
 import { Readiness } from "./opensearch/readiness.ts";
 
-let config: Config;
-try {
-  config = loadConfig();
-} catch (err) {
-  if (err instanceof ConfigError) {
-    console.error(err.message);
-    process.exit(2);
-  }
-  throw err;
-}
+const config = loadConfigOrExit();
 
 const log = createLogger(config.logLevel);
 const version = (JSON.parse(readFileSync(`${PROJECT_ROOT}/package.json`, "utf8")) as { version: string })

@@ -9,15 +9,16 @@ import { readFileSync } from "node:fs";
 import { Client } from "@opensearch-project/opensearch";
 import type { Config } from "../config.ts";
 
-export function createOpenSearchClient(opts: Config["opensearch"] & { url: string }): Client {
+export function createOpenSearchClient(opts: Partial<Config["opensearch"]> & { url: string }): Client {
   return new Client({
     node: opts.url,
     ...(opts.username ? { auth: { username: opts.username, password: opts.password ?? "" } } : {}),
     ssl: {
-      rejectUnauthorized: opts.tlsVerify,
+      rejectUnauthorized: opts.tlsVerify ?? true,
       ...(opts.caFile ? { ca: readFileSync(opts.caFile) } : {}),
     },
-    requestTimeout: opts.requestTimeoutMs,
+    requestTimeout: opts.requestTimeoutMs ?? 30_000,
+
     // Fail fast: the API answers 503 with Retry-After rather than holding a client for ages.
     maxRetries: 2,
   });

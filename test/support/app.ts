@@ -25,14 +25,7 @@ export function testApp(url: string, opts: { bodyLimitBytes?: number; now?: () =
     },
   });
   const log = createLogger("info", sink);
-  const client = createOpenSearchClient({
-    url,
-    username: undefined,
-    password: undefined,
-    caFile: undefined,
-    tlsVerify: true,
-    requestTimeoutMs: 5_000,
-  });
+  const client = createOpenSearchClient({ url });
   const readiness = new Readiness();
   const app = createApp({
     config: { bodyLimitBytes: opts.bodyLimitBytes ?? 10 * 1024 * 1024, cursorKey: Buffer.from(TEST_SECRET) },

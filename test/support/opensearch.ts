@@ -3,12 +3,5 @@ import { createOpenSearchClient } from "../../src/opensearch/client.ts";
 
 /** A client for the shared test OpenSearch (see global-setup.ts). */
 export function testClient(url = inject("opensearchUrl")) {
-  return createOpenSearchClient({
-    url,
-    username: undefined,
-    password: undefined,
-    caFile: undefined,
-    tlsVerify: true,
-    requestTimeoutMs: 30_000,
-  });
+  return createOpenSearchClient({ url });
 }
