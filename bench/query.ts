@@ -8,14 +8,12 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { cpus } from "node:os";
 import { parseArgs } from "node:util";
-import { seed } from "../scripts/seed.ts";
 import { FILTER_PARAMS, type Filters, parseQuery } from "../src/features/query/query.params.ts";
 import { eventsSearch } from "../src/features/query/query.query.ts";
 import { mintToken } from "../src/http/dev-token.ts";
-import { bootstrap, loadAssets } from "../src/opensearch/bootstrap.ts";
 import { createOpenSearchClient } from "../src/opensearch/client.ts";
 import { AUDIT_STREAM } from "../src/opensearch/names.ts";
-import { benchEnv } from "./support.ts";
+import { benchEnv, ensureSeeded, percentile } from "./support.ts";
 
 const { values } = parseArgs({
   options: {
@@ -30,19 +28,7 @@ const END = new Date("2026-11-26T00:00:00Z"); // fixed, so reruns against one cl
 
 const env = await benchEnv();
 const client = createOpenSearchClient({ url: env.opensearchUrl });
-await bootstrap(client, await loadAssets());
-await client.indices.refresh({ index: AUDIT_STREAM });
-const existing = (await client.count({ index: AUDIT_STREAM })).body.count;
-if (existing < EVENTS) {
-  console.log(`seeding ${EVENTS} events (5 tenants, 90 days)…`);
-  const began = performance.now();
-  await seed(client, { events: EVENTS, tenants: 5, days: 90, seed: 42, end: END });
-  await client.indices.refresh({ index: AUDIT_STREAM });
-  // Merge down so both sides query the same, settled segments.
-  await client.indices.forcemerge({ index: AUDIT_STREAM, max_num_segments: 5 });
-  console.log(`seeded in ${((performance.now() - began) / 1000).toFixed(0)}s`);
-}
-const total = (await client.count({ index: AUDIT_STREAM })).body.count;
+const total = await ensureSeeded(client, EVENTS, END);
 
 /**
  * Six questions people ask: the API endpoint and query string, and the filters the path fixes.
@@ -78,10 +64,7 @@ const QUERIES: { name: string; path: string; qs: string; fixed?: Filters }[] = [
 
 const token = await mintToken(env.secret, { sub: "user:bench", tenant: TENANT, scope: "audit:read" });
 const now = new Date();
-const pct = (xs: number[], p: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] as number;
-};
+const pct = percentile;
 
 async function timeIt(f: () => Promise<void>): Promise<number> {
   const t = performance.now();

@@ -6,8 +6,12 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import type { Client } from "@opensearch-project/opensearch";
+import { seed } from "../scripts/seed.ts";
 import { DEFAULT_OPENSEARCH_VERSION, defaultCacheDir } from "../src/config.ts";
+import { bootstrap, loadAssets } from "../src/opensearch/bootstrap.ts";
 import { freePort, startLocalCluster } from "../src/opensearch/local-cluster.ts";
+import { AUDIT_STREAM } from "../src/opensearch/names.ts";
 import { startService, waitForStatus } from "../test/support/process.ts";
 
 export interface BenchEnv {
@@ -77,4 +81,25 @@ export async function runConcurrently(jobs: (() => Promise<void>)[], concurrency
     }),
   );
   return (performance.now() - began) / 1000;
+}
+
+export const percentile = (xs: number[], p: number): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] as number;
+};
+
+/** Seeds `events` synthetic events (5 tenants, 90 days before `end`) unless the stream already has them. */
+export async function ensureSeeded(client: Client, events: number, end: Date): Promise<number> {
+  await bootstrap(client, await loadAssets());
+  await client.indices.refresh({ index: AUDIT_STREAM });
+  if ((await client.count({ index: AUDIT_STREAM })).body.count < events) {
+    console.log(`seeding ${events} events (5 tenants, 90 days)…`);
+    const began = performance.now();
+    await seed(client, { events, tenants: 5, days: 90, seed: 42, end });
+    await client.indices.refresh({ index: AUDIT_STREAM });
+    // Merge down so both sides query the same, settled segments.
+    await client.indices.forcemerge({ index: AUDIT_STREAM, max_num_segments: 5 });
+    console.log(`seeded in ${((performance.now() - began) / 1000).toFixed(0)}s`);
+  }
+  return (await client.count({ index: AUDIT_STREAM })).body.count;
 }

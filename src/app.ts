@@ -10,6 +10,7 @@ import type { Config } from "./config.ts";
 import { registerIngest } from "./features/ingest/ingest.route.ts";
 import { opsRoutes } from "./features/ops/ops.route.ts";
 import { registerQuery } from "./features/query/query.route.ts";
+import { registerSummary } from "./features/summary/summary.route.ts";
 import { registerTrails } from "./features/trails/trails.route.ts";
 import type { Verify } from "./http/auth.ts";
 import { Cursors } from "./http/cursor.ts";
@@ -66,6 +67,7 @@ export function createApp(deps: AppDeps) {
   };
   registerQuery(app, query);
   registerTrails(app, query);
+  registerSummary(app, query);
 
   mountOpenApi(app, deps.version ?? "0.1.0");
   return app;

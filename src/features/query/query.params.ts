@@ -39,8 +39,13 @@ export interface Filters {
   q?: string;
 }
 
+/** An endpoint's own parameter: validates the raw value into a value or an error message. */
+export type ExtraParam = (raw: string) => { ok: true; value: unknown } | { ok: false; message: string };
+
 export interface ParsedQuery {
   filters: Filters;
+  /** Values of the endpoint's own parameters (see `extra`), by name, when given. */
+  extra: Record<string, unknown>;
   /** Hash of the filters as the client wrote them (relative times unresolved): what a cursor is bound to. */
   hash: string;
   limit: number;
@@ -67,10 +72,23 @@ export function isAddressOrCidr(v: string): boolean {
  */
 export function parseQuery(
   params: URLSearchParams,
-  opts: { allowed: readonly FilterParam[]; fixed?: Filters; now: Date },
+  opts: {
+    allowed: readonly FilterParam[];
+    fixed?: Filters;
+    now: Date;
+    /** Endpoint-specific parameters; they count in the cursor's filter hash. */
+    extra?: Record<string, ExtraParam>;
+    /** Whether `limit` and `cursor` are taken (default true). */
+    paging?: boolean;
+  },
 ): ParsedQuery {
   const errors: FieldError[] = [];
-  const known = new Set<string>([...opts.allowed, "limit", "cursor"]);
+  const paging = opts.paging ?? true;
+  const known = new Set<string>([
+    ...opts.allowed,
+    ...Object.keys(opts.extra ?? {}),
+    ...(paging ? ["limit", "cursor"] : []),
+  ]);
   for (const key of new Set(params.keys())) {
     if (!known.has(key)) errors.push({ field: key, message: "is not a parameter of this endpoint" });
     else if (key !== "action" && params.getAll(key).length > 1)
@@ -169,7 +187,16 @@ export function parseQuery(
     else limit = n;
   }
 
+  const extra: Record<string, unknown> = {};
+  for (const [name, check] of Object.entries(opts.extra ?? {})) {
+    const raw = one(name);
+    if (raw === undefined) continue;
+    const r = check(raw);
+    if (!r.ok) errors.push({ field: name, message: r.message });
+    else asWritten[`extra.${name}`] = extra[name] = r.value;
+  }
+
   const cursor = one("cursor");
   if (errors.length > 0) throw new ProblemError(400, "the query parameters are invalid", { errors });
-  return { filters, hash: filterHash(asWritten), limit, cursor };
+  return { filters, extra, hash: filterHash(asWritten), limit, cursor };
 }

@@ -11,7 +11,14 @@ import { requireScope, type Verify } from "../../http/auth.ts";
 import type { Cursors } from "../../http/cursor.ts";
 import type { AppEnv } from "../../http/env.ts";
 import { ProblemError } from "../../http/problem.ts";
-import { FILTER_PARAMS, type FilterParam, type Filters, parseQuery } from "./query.params.ts";
+import {
+  type ExtraParam,
+  FILTER_PARAMS,
+  type FilterParam,
+  type Filters,
+  parseQuery,
+} from "./query.params.ts";
+
 import type { EventPosition } from "./query.query.ts";
 import { EventsPageSchema, filterParams, pageParams } from "./query.schema.ts";
 import { findEvents } from "./query.service.ts";
@@ -43,8 +50,14 @@ export const problemResponses = {
 export function readPage<A>(
   c: Context<AppEnv>,
   deps: Pick<QueryDeps, "cursors" | "now">,
-  opts: { allowed: readonly FilterParam[]; fixed?: Filters },
-): { filters: Filters; limit: number; after: A | undefined; cursorFor: (a: A) => string } {
+  opts: { allowed: readonly FilterParam[]; fixed?: Filters; extra?: Record<string, ExtraParam> },
+): {
+  filters: Filters;
+  extra: Record<string, unknown>;
+  limit: number;
+  after: A | undefined;
+  cursorFor: (a: A) => string;
+} {
   const parsed = parseQuery(new URL(c.req.url).searchParams, { ...opts, now: deps.now() });
   const tenant = c.var.principal.tenant;
   let filters = parsed.filters;
@@ -63,6 +76,7 @@ export function readPage<A>(
   const w = { ...(filters.from ? { from: filters.from } : {}), ...(filters.to ? { to: filters.to } : {}) };
   return {
     filters,
+    extra: parsed.extra,
     limit: parsed.limit,
     after,
     cursorFor: (a) => deps.cursors.encode<WindowPosition<A>>(tenant, parsed.hash, { w, a }),

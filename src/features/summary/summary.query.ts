@@ -1,0 +1,299 @@
+/**
+ * @module features/summary/query
+ * PURE builders and parsers for summaries, per-entity series and anomaly baselines. Builders wrap
+ * their clauses with `scoped` (tenant first); parsers turn OpenSearch responses into API shapes.
+ */
+import { ACTIONS, IDENTITY_TYPES } from "../../events/event.schema.ts";
+import { isoMicros } from "../../events/time.ts";
+import { type Clause, scoped } from "../../opensearch/tenant-scope.ts";
+import type { Filters } from "../query/query.params.ts";
+import { filterClauses } from "../query/query.query.ts";
+import { histogramInterval, type Interval } from "./intervals.ts";
+
+const FAILURE = { term: { "event.outcome": "failure" } };
+
+export const GROUP_FIELDS = {
+  identity_id: "user.id",
+  path: "scaivault.path",
+  action: "event.action",
+  source_ip: "source.ip",
+} as const;
+export type GroupBy = keyof typeof GROUP_FIELDS;
+
+/** A window in epoch milliseconds: [from, to). */
+export interface WindowMs {
+  from: number;
+  to: number;
+}
+
+/** date_histogram over exactly the window, empty buckets included, with failures per bucket. */
+function histogram(interval: Interval, w: WindowMs): Clause {
+  return {
+    date_histogram: {
+      field: "@timestamp",
+      ...histogramInterval(interval),
+      min_doc_count: 0,
+      // Buckets from the one holding `from` to the one holding the last instant before `to`.
+      ...(w.to > w.from ? { extended_bounds: { min: w.from, max: w.to - 1 } } : {}),
+    },
+    aggs: { failures: { filter: FAILURE } },
+  };
+}
+
+/** The oldest matching event: where a summary without `from` starts. */
+export function oldestSearch(tenant: string, f: Filters): Clause {
+  return {
+    query: scoped(tenant, filterClauses(f)),
+    size: 1,
+    sort: [{ "@timestamp": { order: "asc" } }],
+    _source: ["@timestamp"],
+    track_total_hits: false,
+  };
+}
+
+export function summarySearch(
+  tenant: string,
+  f: Filters,
+  opts: { interval: Interval; window: WindowMs; top: number },
+): Clause {
+  const top = (field: string, extra: Clause = {}) => ({
+    // shard_size well above `top` keeps the top lists accurate across backing indices.
+    terms: { field, size: opts.top, shard_size: Math.max(100, opts.top * 20) },
+    ...extra,
+  });
+  return {
+    query: scoped(tenant, filterClauses(f)),
+    size: 0,
+    track_total_hits: true,
+    aggs: {
+      outcomes: { terms: { field: "event.outcome", size: 2 } },
+      by_action: { terms: { field: "event.action", size: ACTIONS.length } },
+      by_identity_type: { terms: { field: "scaivault.identity.type", size: IDENTITY_TYPES.length } },
+      errors: { terms: { field: "error.code", size: 1000 } },
+      unique_identities: { cardinality: { field: "user.id" } },
+      unique_paths: { cardinality: { field: "scaivault.path" } },
+      top_identities: top("user.id", { aggs: { failures: { filter: FAILURE } } }),
+      top_paths: top("scaivault.path"),
+      top_source_ips: top("source.ip"),
+      histogram: histogram(opts.interval, opts.window),
+    },
+  };
+}
+
+/** Per-entity series, one page of entities (composite, in key order) with a histogram each. */
+export function seriesSearch(
+  tenant: string,
+  f: Filters,
+  opts: { groupBy: GroupBy; interval: Interval; window: WindowMs; limit: number; after?: string },
+): Clause {
+  return {
+    query: scoped(tenant, filterClauses(f)),
+    size: 0,
+    track_total_hits: false,
+    aggs: {
+      entities: {
+        composite: {
+          size: opts.limit + 1,
+          sources: [{ key: { terms: { field: GROUP_FIELDS[opts.groupBy], order: "asc" } } }],
+          ...(opts.after !== undefined ? { after: { key: opts.after } } : {}),
+        },
+        aggs: { histogram: histogram(opts.interval, opts.window) },
+      },
+    },
+  };
+}
+
+/**
+ * Anomalies: for each entity active in the window, its count in the window and its counts in
+ * each window-long slot of the trailing baseline (slots end exactly where the window starts).
+ */
+export function anomaliesSearch(
+  tenant: string,
+  f: Filters,
+  opts: { groupBy: GroupBy; window: WindowMs; baselineMs: number; maxEntities: number },
+): Clause {
+  const { from, to } = opts.window;
+  const len = to - from;
+  const baselineFrom = from - Math.floor(opts.baselineMs / len) * len;
+  const range = (gte: number, lt: number) => ({
+    range: { "@timestamp": { gte, lt, format: "epoch_millis" } },
+  });
+  const { from: _f, to: _t, ...rest } = f;
+  return {
+    query: scoped(tenant, [...filterClauses(rest), range(baselineFrom, to)]),
+    size: 0,
+    track_total_hits: false,
+    aggs: {
+      entities: {
+        // Entities active in the window, busiest first.
+        terms: {
+          field: GROUP_FIELDS[opts.groupBy],
+          size: opts.maxEntities,
+          shard_size: opts.maxEntities * 2,
+          order: { window: "desc" },
+        },
+        aggs: {
+          window: { filter: range(from, to) },
+          baseline: {
+            filter: range(baselineFrom, from),
+            aggs: {
+              slots: {
+                date_histogram: {
+                  field: "@timestamp",
+                  fixed_interval: `${len}ms`,
+                  offset: `${((baselineFrom % len) + len) % len}ms`,
+                  min_doc_count: 0,
+                  extended_bounds: { min: baselineFrom, max: from - 1 },
+                },
+              },
+            },
+          },
+        },
+      },
+    },
+  };
+}
+
+/** Every builder with sample arguments, for the tenant-isolation unit test. */
+export const SUMMARY_BUILDERS: Record<string, (tenant: string) => Clause> = {
+  oldestSearch: (t) => oldestSearch(t, {}),
+  summarySearch: (t) =>
+    summarySearch(t, { actions: ["read"] }, { interval: "1h", window: { from: 0, to: 3_600_000 }, top: 10 }),
+  seriesSearch: (t) =>
+    seriesSearch(
+      t,
+      {},
+      { groupBy: "identity_id", interval: "1h", window: { from: 0, to: 3_600_000 }, limit: 10, after: "x" },
+    ),
+  anomaliesSearch: (t) =>
+    anomaliesSearch(
+      t,
+      {},
+      {
+        groupBy: "path",
+        window: { from: 86_400_000, to: 90_000_000 },
+        baselineMs: 86_400_000,
+        maxEntities: 10,
+      },
+    ),
+};
+
+// ---------------------------------------------------------------- parsers
+
+interface TermsAgg {
+  buckets: { key: string; doc_count: number; failures?: { doc_count: number } }[];
+}
+interface HistogramAgg {
+  buckets: { key: number; doc_count: number; failures: { doc_count: number } }[];
+}
+
+export interface HistogramBucket {
+  start: string;
+  total: number;
+  failures: number;
+}
+
+const bucketsOf = (h: HistogramAgg): HistogramBucket[] =>
+  h.buckets.map((b) => ({
+    start: isoMicros(new Date(b.key)),
+    total: b.doc_count,
+    failures: b.failures.doc_count,
+  }));
+
+const countsOf = (t: TermsAgg) => Object.fromEntries(t.buckets.map((b) => [b.key, b.doc_count]));
+
+export function parseSummary(
+  body: { hits: { total: { value: number } }; aggregations: Record<string, unknown> },
+  interval: Interval,
+) {
+  const a = body.aggregations as Record<string, TermsAgg & { value?: number }> & { histogram: HistogramAgg };
+  const outcomes = countsOf(a.outcomes as TermsAgg);
+  const byAction = countsOf(a.by_action as TermsAgg);
+  const byType = countsOf(a.by_identity_type as TermsAgg);
+  return {
+    total: body.hits.total.value,
+    outcomes: { success: outcomes.success ?? 0, failure: outcomes.failure ?? 0 },
+    by_action: Object.fromEntries(ACTIONS.map((x) => [x, byAction[x] ?? 0])),
+    by_identity_type: Object.fromEntries(IDENTITY_TYPES.map((x) => [x, byType[x] ?? 0])),
+    unique_identities: (a.unique_identities as { value: number }).value,
+    unique_paths: (a.unique_paths as { value: number }).value,
+    top_identities: (a.top_identities as TermsAgg).buckets.map((b) => ({
+      identity_id: b.key,
+      count: b.doc_count,
+      failures: b.failures?.doc_count ?? 0,
+    })),
+    top_paths: (a.top_paths as TermsAgg).buckets.map((b) => ({ path: b.key, count: b.doc_count })),
+    top_source_ips: (a.top_source_ips as TermsAgg).buckets.map((b) => ({
+      source_ip: b.key,
+      count: b.doc_count,
+    })),
+    errors: countsOf(a.errors as TermsAgg),
+    histogram: { interval, buckets: bucketsOf(a.histogram) },
+  };
+}
+
+export function parseSeries(body: { aggregations: Record<string, unknown> }, limit: number) {
+  const agg = body.aggregations.entities as { buckets: { key: { key: string }; histogram: HistogramAgg }[] };
+  const page = agg.buckets.slice(0, limit);
+  return {
+    series: page.map((b) => ({ key: b.key.key, buckets: bucketsOf(b.histogram) })),
+    next: agg.buckets.length > limit ? page.at(-1)?.key.key : undefined,
+  };
+}
+
+export interface Anomaly {
+  key: string;
+  observed: number;
+  baseline: { mean: number; stddev: number; slots: number } | null;
+  score: number | null;
+  reason: "spike" | "drop" | "new";
+}
+
+/**
+ * Scores each entity: z = (observed − mean) / max(stddev, √mean, 1). The floor keeps a perfectly
+ * steady history (stddev 0) from turning one extra event into an infinite score; √mean is the
+ * spread of a Poisson count with that mean. An entity with no events in the baseline is `new`.
+ */
+export function scoreAnomalies(
+  body: { aggregations: Record<string, unknown> },
+  opts: { threshold: number; minCount: number },
+): { anomalies: Anomaly[]; evaluated: number } {
+  const agg = body.aggregations.entities as {
+    buckets: {
+      key: string;
+      window: { doc_count: number };
+      baseline: { doc_count: number; slots: { buckets: { doc_count: number }[] } };
+    }[];
+  };
+  const anomalies: Anomaly[] = [];
+  let evaluated = 0;
+  for (const b of agg.buckets) {
+    const observed = b.window.doc_count;
+    const slots = b.baseline.slots.buckets.map((s) => s.doc_count);
+    if (observed === 0 && b.baseline.doc_count === 0) continue;
+    evaluated++;
+    if (b.baseline.doc_count === 0) {
+      if (observed >= opts.minCount)
+        anomalies.push({ key: b.key, observed, baseline: null, score: null, reason: "new" });
+      continue;
+    }
+    const mean = slots.reduce((s, x) => s + x, 0) / slots.length;
+    const stddev = Math.sqrt(slots.reduce((s, x) => s + (x - mean) ** 2, 0) / slots.length);
+    const score = (observed - mean) / Math.max(stddev, Math.sqrt(mean), 1);
+    if (Math.abs(score) >= opts.threshold && Math.max(observed, mean) >= opts.minCount) {
+      anomalies.push({
+        key: b.key,
+        observed,
+        baseline: { mean: round(mean), stddev: round(stddev), slots: slots.length },
+        score: round(score),
+        reason: score > 0 ? "spike" : "drop",
+      });
+    }
+  }
+  anomalies.sort(
+    (x, y) => Math.abs(y.score ?? Number.POSITIVE_INFINITY) - Math.abs(x.score ?? Number.POSITIVE_INFINITY),
+  );
+  return { anomalies, evaluated };
+}
+
+const round = (x: number) => Math.round(x * 1000) / 1000;

@@ -1,0 +1,68 @@
+/**
+ * @module features/summary/service
+ * Runs the summary, series and anomaly requests. The only place this feature talks to OpenSearch.
+ */
+import type { Client } from "@opensearch-project/opensearch";
+import { AUDIT_STREAM } from "../../opensearch/names.ts";
+import type { Filters } from "../query/query.params.ts";
+import type { Interval } from "./intervals.ts";
+import {
+  anomaliesSearch,
+  type GroupBy,
+  oldestSearch,
+  parseSeries,
+  parseSummary,
+  scoreAnomalies,
+  seriesSearch,
+  summarySearch,
+  type WindowMs,
+} from "./summary.query.ts";
+
+const search = async (client: Client, body: unknown) =>
+  (await client.search({ index: AUDIT_STREAM, body: body as never })).body as never;
+
+/** The timestamp of the oldest event matching `filters`, or undefined when none matches. */
+export async function oldestMatching(
+  client: Client,
+  tenant: string,
+  filters: Filters,
+): Promise<string | undefined> {
+  const body = (await search(client, oldestSearch(tenant, filters))) as {
+    hits: { hits: { _source: { "@timestamp": string } }[] };
+  };
+  return body.hits.hits[0]?._source["@timestamp"];
+}
+
+export async function summarize(
+  client: Client,
+  tenant: string,
+  filters: Filters,
+  opts: { interval: Interval; window: WindowMs; top: number },
+) {
+  return parseSummary(await search(client, summarySearch(tenant, filters, opts)), opts.interval);
+}
+
+export async function series(
+  client: Client,
+  tenant: string,
+  filters: Filters,
+  opts: { groupBy: GroupBy; interval: Interval; window: WindowMs; limit: number; after?: string },
+) {
+  return parseSeries(await search(client, seriesSearch(tenant, filters, opts)), opts.limit);
+}
+
+export async function anomalies(
+  client: Client,
+  tenant: string,
+  filters: Filters,
+  opts: {
+    groupBy: GroupBy;
+    window: WindowMs;
+    baselineMs: number;
+    maxEntities: number;
+    threshold: number;
+    minCount: number;
+  },
+) {
+  return scoreAnomalies(await search(client, anomaliesSearch(tenant, filters, opts)), opts);
+}
