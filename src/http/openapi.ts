@@ -42,3 +42,9 @@ export function mountOpenApi<E extends Env>(app: OpenAPIHono<E>, version: string
   });
   app.get("/docs", swaggerUI({ url: "/openapi.json", title: "ScaiVault Audit Log API" }));
 }
+
+/** An OpenAPI response entry for an error: problem+json with the shared Problem schema. */
+export const problemResponse = (description: string) => ({
+  description,
+  content: { "application/problem+json": { schema: { $ref: "#/components/schemas/Problem" } } },
+});

@@ -7,14 +7,11 @@ import { monotonicFactory } from "ulid";
 import type { NormalizedEvent } from "../../events/event.mapping.ts";
 import { requireScope, type Verify } from "../../http/auth.ts";
 import type { AppEnv } from "../../http/env.ts";
+import { problemResponse } from "../../http/openapi.ts";
 import { ProblemError } from "../../http/problem.ts";
 import { type BodyFormat, parseBatch, rawEvents } from "./ingest.parse.ts";
 import { IngestRequestSchema, type IngestResponse, IngestResponseSchema } from "./ingest.schema.ts";
 import { type IngestDeps, ingestEvents } from "./ingest.service.ts";
-
-const problemContent = {
-  "application/problem+json": { schema: { $ref: "#/components/schemas/Problem" } },
-} as const;
 
 export const ingestRoute = createRoute({
   method: "post",
@@ -39,13 +36,13 @@ export const ingestRoute = createRoute({
   },
   responses: {
     200: { description: "Written", content: { "application/json": { schema: IngestResponseSchema } } },
-    400: { description: "The body or a tenant field is invalid", content: problemContent },
-    401: { description: "Missing or invalid token", content: problemContent },
-    403: { description: "The token lacks audit:write", content: problemContent },
-    413: { description: "More than 10,000 events or 10 MiB", content: problemContent },
-    415: { description: "Not JSON or NDJSON", content: problemContent },
-    429: { description: "OpenSearch is overloaded; nothing acknowledged", content: problemContent },
-    503: { description: "OpenSearch is unavailable; nothing acknowledged", content: problemContent },
+    400: problemResponse("The body or a tenant field is invalid"),
+    401: problemResponse("Missing or invalid token"),
+    403: problemResponse("The token lacks audit:write"),
+    413: problemResponse("More than 10,000 events or 10 MiB"),
+    415: problemResponse("Not JSON or NDJSON"),
+    429: problemResponse("OpenSearch is overloaded; nothing acknowledged"),
+    503: problemResponse("OpenSearch is unavailable; nothing acknowledged"),
   },
 });
 

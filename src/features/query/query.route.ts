@@ -10,6 +10,7 @@ import type { AuditEvent } from "../../events/event.schema.ts";
 import { requireScope, type Verify } from "../../http/auth.ts";
 import type { Cursors } from "../../http/cursor.ts";
 import type { AppEnv } from "../../http/env.ts";
+import { problemResponse } from "../../http/openapi.ts";
 import { ProblemError } from "../../http/problem.ts";
 import {
   type ExtraParam,
@@ -37,11 +38,11 @@ export interface WindowPosition<A> {
 }
 
 export const problemResponses = {
-  400: { description: "A parameter is invalid; `errors[].field` names it" },
-  401: { description: "Missing or invalid token" },
-  403: { description: "The token lacks audit:read" },
-  503: { description: "OpenSearch is unavailable; retry after Retry-After" },
-} as const;
+  400: problemResponse("A parameter is invalid; `errors[].field` names it"),
+  401: problemResponse("Missing or invalid token"),
+  403: problemResponse("The token lacks audit:read"),
+  503: problemResponse("OpenSearch is unavailable; retry after Retry-After"),
+};
 
 /**
  * Parses the query, checks the cursor, and returns the filters (with page one's time window on
