@@ -13,7 +13,7 @@ import { eventsSearch } from "../src/features/query/query.query.ts";
 import { mintToken } from "../src/http/dev-token.ts";
 import { createOpenSearchClient } from "../src/opensearch/client.ts";
 import { AUDIT_STREAM } from "../src/opensearch/names.ts";
-import { benchEnv, ensureSeeded, percentile } from "./support.ts";
+import { benchEnv, compareLatency, ensureSeeded } from "./support.ts";
 
 const { values } = parseArgs({
   options: {
@@ -64,13 +64,6 @@ const QUERIES: { name: string; path: string; qs: string; fixed?: Filters }[] = [
 
 const token = await mintToken(env.secret, { sub: "user:bench", tenant: TENANT, scope: "audit:read" });
 const now = new Date();
-const pct = percentile;
-
-async function timeIt(f: () => Promise<void>): Promise<number> {
-  const t = performance.now();
-  await f();
-  return performance.now() - t;
-}
 
 console.log(
   `query benchmark: ${total} events in ${env.opensearchUrl}, tenant ${TENANT}, ${ITERATIONS} iterations per side, ${cpus().length} cores`,
@@ -101,31 +94,16 @@ for (const { name, path, qs, fixed } of QUERIES) {
     if (res.status !== 200) throw new Error(`OpenSearch ${res.status}`);
     hits = body.hits.hits.length;
   };
-  for (let i = 0; i < 20; i++) {
-    await api();
-    await direct();
-  }
-  const a: number[] = [];
-  const d: number[] = [];
-  for (let i = 0; i < ITERATIONS; i++) {
-    // Alternate which side goes first, so neither always meets a warmer cache.
-    if (i % 2) {
-      a.push(await timeIt(api));
-      d.push(await timeIt(direct));
-    } else {
-      d.push(await timeIt(direct));
-      a.push(await timeIt(api));
-    }
-  }
+  const m = await compareLatency(api, direct, { iterations: ITERATIONS, warmup: 20 });
   const r = {
     query: name,
     request: `${path}?${qs}`,
 
     hits_per_page: hits,
-    api_ms: { p50: +pct(a, 50).toFixed(2), p95: +pct(a, 95).toFixed(2) },
-    direct_ms: { p50: +pct(d, 50).toFixed(2), p95: +pct(d, 95).toFixed(2) },
-    ratio_p50: +(pct(a, 50) / pct(d, 50)).toFixed(2),
-    within_target: pct(a, 50) <= 1.15 * pct(d, 50) + 2,
+    api_ms: m.api,
+    direct_ms: m.direct,
+    ratio_p50: m.ratio,
+    within_target: m.api.p50 <= 1.15 * m.direct.p50 + 2,
   };
   results.push(r);
   console.log(

@@ -15,7 +15,7 @@ import { summarySearch } from "../src/features/summary/summary.query.ts";
 import { mintToken } from "../src/http/dev-token.ts";
 import { createOpenSearchClient } from "../src/opensearch/client.ts";
 import { AUDIT_STREAM } from "../src/opensearch/names.ts";
-import { benchEnv, ensureSeeded, percentile } from "./support.ts";
+import { benchEnv, compareLatency, ensureSeeded } from "./support.ts";
 
 const { values } = parseArgs({
   options: { events: { type: "string", default: "1000000" }, iterations: { type: "string", default: "60" } },
@@ -78,34 +78,13 @@ for (const { name, qs } of QUERIES) {
   // repeats of a size-0 request from memory on both sides, and the run would time the cache.
   const clearCache = () =>
     fetch(`${env.opensearchUrl}/${AUDIT_STREAM}/_cache/clear?request=true`, { method: "POST" });
-  const time = async (f: () => Promise<void>) => {
-    await clearCache();
-    const t = performance.now();
-
-    await f();
-    return performance.now() - t;
-  };
-  for (let i = 0; i < 5; i++) {
-    await api();
-    await direct();
-  }
-  const a: number[] = [];
-  const d: number[] = [];
-  for (let i = 0; i < ITERATIONS; i++) {
-    if (i % 2) {
-      a.push(await time(api));
-      d.push(await time(direct));
-    } else {
-      d.push(await time(direct));
-      a.push(await time(api));
-    }
-  }
+  const m = await compareLatency(api, direct, { iterations: ITERATIONS, warmup: 5, before: clearCache });
   const r = {
     query: name,
     params: qs,
-    api_ms: { p50: +percentile(a, 50).toFixed(1), p95: +percentile(a, 95).toFixed(1) },
-    direct_ms: { p50: +percentile(d, 50).toFixed(1), p95: +percentile(d, 95).toFixed(1) },
-    ratio_p50: +(percentile(a, 50) / percentile(d, 50)).toFixed(2),
+    api_ms: m.api,
+    direct_ms: m.direct,
+    ratio_p50: m.ratio,
   };
   results.push(r);
   console.log(

@@ -103,3 +103,45 @@ export async function ensureSeeded(client: Client, events: number, end: Date): P
   }
   return (await client.count({ index: AUDIT_STREAM })).body.count;
 }
+
+export interface Latencies {
+  p50: number;
+  p95: number;
+}
+
+/**
+ * Times `api` and `direct` `iterations` times each after a warm-up, alternating which goes first so
+ * neither always meets a warmer cache. `before` runs untimed ahead of every timed call.
+ */
+export async function compareLatency(
+  api: () => Promise<void>,
+  direct: () => Promise<void>,
+  opts: { iterations: number; warmup: number; before?: () => Promise<unknown> },
+): Promise<{ api: Latencies; direct: Latencies; ratio: number }> {
+  const time = async (f: () => Promise<void>) => {
+    await opts.before?.();
+    const t = performance.now();
+    await f();
+    return performance.now() - t;
+  };
+  for (let i = 0; i < opts.warmup; i++) {
+    await api();
+    await direct();
+  }
+  const a: number[] = [];
+  const d: number[] = [];
+  for (let i = 0; i < opts.iterations; i++) {
+    if (i % 2) {
+      a.push(await time(api));
+      d.push(await time(direct));
+    } else {
+      d.push(await time(direct));
+      a.push(await time(api));
+    }
+  }
+  const stats = (xs: number[]) => ({
+    p50: +percentile(xs, 50).toFixed(2),
+    p95: +percentile(xs, 95).toFixed(2),
+  });
+  return { api: stats(a), direct: stats(d), ratio: +(percentile(a, 50) / percentile(d, 50)).toFixed(2) };
+}

@@ -1,27 +1,17 @@
 import { BlockList, isIPv6 } from "node:net";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { loadAssets } from "../../src/opensearch/bootstrap.ts";
-import { json, testApp, tokenFor } from "../support/app.ts";
+import { ingestAs, json, testApp, tokenFor } from "../support/app.ts";
 import { event, newTenant } from "../support/events.ts";
 import { type Fixture, newestFirst, queryFixture } from "../support/fixture.ts";
 
-const { app, client, readiness } = testApp(inject("opensearchUrl"));
+const harness = testApp(inject("opensearchUrl"));
+const { app, client, readiness } = harness;
 const tenant = newTenant("query");
 const fixture = queryFixture();
 let token = "";
 
-async function ingest(t: string, events: unknown[]) {
-  const res = await app.request("/v1/audit/events", {
-    method: "POST",
-    body: JSON.stringify({ events }),
-    headers: {
-      Authorization: `Bearer ${await tokenFor(t, "audit:write")}`,
-      "Content-Type": "application/json",
-    },
-  });
-  expect(res.status).toBe(200);
-  await client.indices.refresh({ index: "audit-events" });
-}
+const ingest = (t: string, events: unknown[]) => ingestAs(harness, t, events);
 
 beforeAll(async () => {
   await readiness.runOnce(client, await loadAssets());

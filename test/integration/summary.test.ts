@@ -1,32 +1,18 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { ACTIONS } from "../../src/events/event.schema.ts";
 import { loadAssets } from "../../src/opensearch/bootstrap.ts";
-import { json, testApp, tokenFor } from "../support/app.ts";
+import { ingestAs, json, testApp, tokenFor } from "../support/app.ts";
 import { event, newTenant } from "../support/events.ts";
 import { type Fixture, queryFixture } from "../support/fixture.ts";
 
 const NOW = new Date("2026-11-27T00:00:00Z");
-const { app, client, readiness } = testApp(inject("opensearchUrl"), { now: () => NOW });
+const harness = testApp(inject("opensearchUrl"), { now: () => NOW });
+const { app, client, readiness } = harness;
 const tenant = newTenant("summary");
 const fixture = queryFixture();
 let token = "";
 
-async function ingest(t: string, events: unknown[]) {
-  for (let i = 0; i < events.length; i += 5000) {
-    const res = await app.request("/v1/audit/events", {
-      method: "POST",
-      body: JSON.stringify({ events: events.slice(i, i + 5000) }),
-      headers: {
-        Authorization: `Bearer ${await tokenFor(t, "audit:write")}`,
-        "Content-Type": "application/json",
-      },
-    });
-    expect(res.status).toBe(200);
-    expect((await json(res)).rejected).toEqual([]);
-  }
-
-  await client.indices.refresh({ index: "audit-events" });
-}
+const ingest = (t: string, events: unknown[]) => ingestAs(harness, t, events);
 
 beforeAll(async () => {
   await readiness.runOnce(client, await loadAssets());

@@ -44,3 +44,26 @@ export const DEAD_OPENSEARCH = "http://127.0.0.1:9";
 
 /** A response body as loosely typed JSON, for assertions. */
 export const json = (res: Response): Promise<any> => res.json();
+
+/**
+ * Ingests `events` for `tenant` through the app (batches of 5,000), fails the test if any is
+ * rejected, and refreshes so they are searchable at once.
+ */
+export async function ingestAs(
+  t: ReturnType<typeof testApp>,
+  tenant: string,
+  events: unknown[],
+): Promise<void> {
+  const token = await tokenFor(tenant, "audit:write");
+  for (let i = 0; i < events.length; i += 5000) {
+    const res = await t.app.request("/v1/audit/events", {
+      method: "POST",
+      body: JSON.stringify({ events: events.slice(i, i + 5000) }),
+      headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
+    });
+    const body = await json(res);
+    if (res.status !== 200 || body.rejected.length > 0)
+      throw new Error(`ingest failed: ${res.status} ${JSON.stringify(body).slice(0, 500)}`);
+  }
+  await t.client.indices.refresh({ index: "audit-events" });
+}
