@@ -11,9 +11,7 @@ const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))
 const MIN_YEAR = 1970;
 const MAX_YEAR = 2261;
 
-export type TimeParse =
-  | { ok: true; value: string; epochMs: number; micros: number }
-  | { ok: false; message: string };
+export type TimeParse = { ok: true; value: string } | { ok: false; message: string };
 
 /**
  * Parses an RFC 3339 timestamp with any offset and at most six fractional digits, and returns
@@ -52,12 +50,7 @@ export function parseTimestamp(input: string): TimeParse {
     return { ok: false, message: `must lie between ${MIN_YEAR} and ${MAX_YEAR}` };
   }
   const micros = frac.padEnd(6, "0");
-  return {
-    ok: true,
-    value: formatTimestamp(epochMs, micros),
-    epochMs: epochMs + Number(micros.slice(0, 3)),
-    micros: Number(micros),
-  };
+  return { ok: true, value: formatTimestamp(epochMs, micros) };
 }
 
 /** `epochMs` (whole seconds matter) + six fractional digits → `YYYY-MM-DDTHH:MM:SS.ffffffZ`. */

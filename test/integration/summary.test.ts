@@ -111,6 +111,18 @@ describe("GET /v1/audit/summary", () => {
     expect(tooFine.body.errors[0].field).toBe("interval");
   });
 
+  it("counts only inside the effective window, so the histogram always sums to the total", async () => {
+    const t = newTenant("future");
+    await ingest(t, [
+      event({ id: "past", timestamp: "2026-11-26T10:00:00Z" }),
+      event({ id: "future", timestamp: "2026-11-28T10:00:00Z" }), // after "now" (the test clock)
+    ]);
+    const { body } = await get("/v1/audit/summary", await tokenFor(t, "audit:read"));
+    expect(body.to).toBe("2026-11-27T00:00:00.000000Z");
+    expect(body.total).toBe(1);
+    expect(body.histogram.buckets.reduce((s: number, b: { total: number }) => s + b.total, 0)).toBe(1);
+  });
+
   it("shows another tenant nothing", async () => {
     const { body } = await get("/v1/audit/summary", await tokenFor(newTenant("other"), "audit:read"));
     expect(body.total).toBe(0);

@@ -184,11 +184,17 @@ export function registerSummary(app: OpenAPIHono<AppEnv>, deps: QueryDeps): void
     const tenant = c.var.principal.tenant;
     const w = await effectiveWindow(deps, tenant, q.filters);
     const i = pickInterval(q.extra.interval, w.ms);
-    const s = await summarize(deps.client, tenant, q.filters, {
-      interval: i,
-      window: w.ms,
-      top: (q.extra.top as number | undefined) ?? 10,
-    });
+    // The window bounds the counts too: events stamped after "now" must not reach total but miss the histogram.
+    const s = await summarize(
+      deps.client,
+      tenant,
+      { ...q.filters, from: w.from, to: w.to },
+      {
+        interval: i,
+        window: w.ms,
+        top: (q.extra.top as number | undefined) ?? 10,
+      },
+    );
     return c.json({ from: w.from, to: w.to, ...s }, 200);
   });
 
@@ -209,13 +215,18 @@ export function registerSummary(app: OpenAPIHono<AppEnv>, deps: QueryDeps): void
         return { key: "", from: w.from, to: w.to, interval: pickInterval(page.extra.interval, w.ms) };
       })());
     const window = { from: Date.parse(settled.from), to: Date.parse(settled.to) };
-    const result = await series(deps.client, tenant, page.filters, {
-      groupBy,
-      interval: settled.interval,
-      window,
-      limit: page.limit,
-      ...(page.after ? { after: page.after.key } : {}),
-    });
+    const result = await series(
+      deps.client,
+      tenant,
+      { ...page.filters, from: settled.from, to: settled.to },
+      {
+        groupBy,
+        interval: settled.interval,
+        window,
+        limit: page.limit,
+        ...(page.after ? { after: page.after.key } : {}),
+      },
+    );
     return c.json(
       {
         group_by: groupBy,
