@@ -13,12 +13,6 @@ export interface Jdk {
   major: number;
 }
 
-/** Whether a JDK has a module. A trimmed runtime (jlink) may lack ones OpenSearch's stock options name. */
-export function hasModule(home: string, module: string): boolean {
-  const m = /^MODULES="([^"]*)"/m.exec(readFileSync(path.join(home, "release"), "utf8"));
-  return m === null || (m[1] ?? "").split(" ").includes(module);
-}
-
 /** The major version a JDK's `release` file declares, or undefined if it is not a JDK home. */
 export function javaMajor(home: string): number | undefined {
   const release = path.join(home, "release");

@@ -11,7 +11,7 @@ import { createServer } from "node:net";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { type ProvisionedHome, provisionOpenSearch } from "./distribution.ts";
-import { findJdk, hasModule } from "./jdk.ts";
+import { findJdk } from "./jdk.ts";
 
 export interface LocalClusterOptions {
   version: string;
@@ -116,20 +116,9 @@ export function nodeSettings(opts: {
   return `${lines.join("\n")}\n`;
 }
 
-/**
- * jvm.options with absolute log paths (the stock file's are relative to the working directory) and
- * our heap. The vector incubator module is optional for OpenSearch; a trimmed JDK may not have it.
- */
-export function jvmOptions(
-  stock: string,
-  nodeDir: string,
-  heap: string,
-  opts: { vectorModule: boolean },
-): string {
-  const lines = opts.vectorModule
-    ? stock
-    : stock.replace(/^.*--add-modules=jdk\.incubator\.vector.*$\n?/m, "");
-  return lines
+/** jvm.options with absolute log paths (the stock file's are relative to the working directory) and our heap. */
+export function jvmOptions(stock: string, nodeDir: string, heap: string): string {
+  return stock
     .replace(/^-Xms\S+$/m, `-Xms${heap}`)
     .replace(/^-Xmx\S+$/m, `-Xmx${heap}`)
     .replaceAll("file=logs/gc.log", `file=${path.join(nodeDir, "logs", "gc.log")}`)
@@ -238,7 +227,6 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<Loca
   await mkdir(opts.dataDir, { recursive: true });
   // The unprivileged user must be able to reach its node folders (mkdtemp makes 0700 folders).
   if (ids) await chmod(opts.dataDir, 0o755);
-  const vectorModule = hasModule(jdk.home, "jdk.incubator.vector");
   const stockJvm = await readFile(path.join(home.home, "config", "jvm.options"), "utf8");
   const nodes: NodeInfo[] = [];
   try {
@@ -258,10 +246,7 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<Loca
           ism: home.plugins.includes("opensearch-index-management"),
         }),
       );
-      await writeFile(
-        path.join(config, "jvm.options"),
-        jvmOptions(stockJvm, spec.dir, opts.heap, { vectorModule }),
-      );
+      await writeFile(path.join(config, "jvm.options"), jvmOptions(stockJvm, spec.dir, opts.heap));
       if (ids) await chownTree(spec.dir, ids);
 
       const out = openSync(path.join(spec.dir, "logs", "console.log"), "a");

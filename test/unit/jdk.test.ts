@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { findJdk, hasModule, javaMajor } from "../../src/opensearch/jdk.ts";
+import { findJdk, javaMajor } from "../../src/opensearch/jdk.ts";
 
 function fakeJdk(root: string, name: string, version: string): string {
   const home = path.join(root, name);
@@ -42,17 +42,6 @@ describe("findJdk", () => {
       /Java 17; OpenSearch 3.x needs Java 21/,
     );
     expect(() => findJdk({ explicit: path.join(root, "not-a-jdk") })).toThrow(/is not a JDK/);
-  });
-
-  it("tells whether a JDK has a module (a JDK whose release file lists none is taken to have all)", () => {
-    const trimmed = fakeJdk(root, "trimmed", "25.0.2");
-    writeFileSync(
-      path.join(trimmed, "release"),
-      'JAVA_VERSION="25.0.2"\nMODULES="java.base jdk.unsupported"\n',
-    );
-    expect(hasModule(trimmed, "jdk.unsupported")).toBe(true);
-    expect(hasModule(trimmed, "jdk.incubator.vector")).toBe(false);
-    expect(hasModule(j25, "jdk.incubator.vector")).toBe(true);
   });
 
   it("says what to do when there is no suitable JDK", () => {

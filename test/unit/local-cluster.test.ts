@@ -52,19 +52,13 @@ describe("jvmOptions", () => {
   ].join("\n");
 
   it("sets the heap and makes every relative path absolute under the node folder", () => {
-    const out = jvmOptions(stock, "/d/n1", "512m", { vectorModule: true });
+    const out = jvmOptions(stock, "/d/n1", "512m");
     expect(out).toContain("-Xms512m\n-Xmx512m");
     expect(out).toContain("-XX:HeapDumpPath=/d/n1/data");
     expect(out).toContain("-XX:ErrorFile=/d/n1/logs/hs_err_pid%p.log");
     expect(out).toContain("file=/d/n1/logs/gc.log");
     expect(out).not.toMatch(/[=:]logs\//);
     expect(out).toContain("--add-modules=jdk.incubator.vector");
-  });
-
-  it("drops the vector module option for a JDK that lacks the module", () => {
-    const out = jvmOptions(stock, "/d/n1", "512m", { vectorModule: false });
-    expect(out).not.toContain("jdk.incubator.vector");
-    expect(out).toContain("-Xmx512m");
   });
 });
 
