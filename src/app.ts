@@ -58,7 +58,14 @@ export function createApp(deps: AppDeps) {
 
   app.route("/", opsRoutes({ ...deps, metrics: metrics.registry }));
   const now = deps.now ?? (() => new Date());
-  registerIngest(app, { client: deps.client, log: deps.log, verify: deps.verify, now });
+  registerIngest(app, {
+    client: deps.client,
+    log: deps.log,
+    verify: deps.verify,
+    now,
+    ingested: metrics.ingested,
+  });
+
   const query = {
     client: deps.client,
     verify: deps.verify,

@@ -9,6 +9,8 @@ import { Counter, collectDefaultMetrics, Histogram, Registry } from "prom-client
 export interface Metrics {
   registry: Registry;
   middleware: MiddlewareHandler;
+  /** Events through POST /v1/audit/events, by outcome (accepted, duplicate, rejected, redacted values). */
+  ingested: Counter<"outcome">;
 }
 
 export function createMetrics(): Metrics {
@@ -35,5 +37,11 @@ export function createMetrics(): Metrics {
     end({ method: c.req.method, route });
     requests.inc({ method: c.req.method, route, status: String(c.res.status) });
   };
-  return { registry, middleware };
+  const ingested = new Counter({
+    name: "audit_events_ingested_total",
+    help: "Audit events received, by outcome: accepted, duplicate, rejected; redacted counts context values replaced",
+    labelNames: ["outcome"] as const,
+    registers: [registry],
+  });
+  return { registry, middleware, ingested };
 }

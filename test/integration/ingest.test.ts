@@ -125,6 +125,26 @@ describe("POST /v1/audit/events", () => {
     expect((await storedDocs(tenant)).map((d) => d.event.id).sort()).toEqual(["ok-1", "ok-2"]);
   });
 
+  it("counts outcomes and redactions in /metrics", async () => {
+    const counter = async (outcome: string) => {
+      const text = await (await app.request("/metrics")).text();
+      return Number(
+        new RegExp(`audit_events_ingested_total\\{outcome="${outcome}"\\} (\\d+)`).exec(text)?.[1] ?? 0,
+      );
+    };
+    const before = {
+      accepted: await counter("accepted"),
+      rejected: await counter("rejected"),
+      redacted: await counter("redacted"),
+    };
+    await post(newTenant(), {
+      events: [event({ context: { password: "x", api_key: "y" } }), event({ action: "nope" })],
+    });
+    expect(await counter("accepted")).toBe(before.accepted + 1);
+    expect(await counter("rejected")).toBe(before.rejected + 1);
+    expect(await counter("redacted")).toBe(before.redacted + 2);
+  });
+
   it("redacts secret values in context at any depth before storing", async () => {
     const tenant = newTenant();
     await post(tenant, {

@@ -7,6 +7,8 @@ import { monotonicFactory } from "ulid";
 import type { NormalizedEvent } from "../../events/event.mapping.ts";
 import { requireScope, type Verify } from "../../http/auth.ts";
 import type { AppEnv } from "../../http/env.ts";
+import type { Metrics } from "../../http/metrics.ts";
+
 import { problemResponse } from "../../http/openapi.ts";
 import { ProblemError } from "../../http/problem.ts";
 import { type BodyFormat, parseBatch, rawEvents } from "./ingest.parse.ts";
@@ -56,7 +58,10 @@ function bodyFormat(contentType: string | undefined): BodyFormat {
   );
 }
 
-export function registerIngest(app: OpenAPIHono<AppEnv>, deps: IngestDeps & { verify: Verify }): void {
+export function registerIngest(
+  app: OpenAPIHono<AppEnv>,
+  deps: IngestDeps & { verify: Verify; ingested: Metrics["ingested"] },
+): void {
   const newId = monotonicFactory();
   app.openAPIRegistry.registerPath(ingestRoute);
   // A plain handler (not app.openapi): events are validated one by one, so one bad event does
@@ -88,8 +93,13 @@ export function registerIngest(app: OpenAPIHono<AppEnv>, deps: IngestDeps & { ve
       if (s === "duplicate" || outcomes[s as number] === "duplicate") response.duplicates++;
       else response.accepted++;
     }
-    if (batch.redacted > 0)
+    deps.ingested.inc({ outcome: "accepted" }, response.accepted);
+    deps.ingested.inc({ outcome: "duplicate" }, response.duplicates);
+    deps.ingested.inc({ outcome: "rejected" }, response.rejected.length);
+    if (batch.redacted > 0) {
+      deps.ingested.inc({ outcome: "redacted" }, batch.redacted);
       deps.log.info({ redacted: batch.redacted }, "redacted secret-looking context values at ingest");
+    }
     return c.json(response, 200);
   });
 }
