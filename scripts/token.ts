@@ -4,7 +4,8 @@
  */
 import { parseArgs } from "node:util";
 import { ConfigError, loadConfig } from "../src/config.ts";
-import { mintToken, SCOPES } from "../src/http/dev-token.ts";
+import { SCOPES } from "../src/http/auth.ts";
+import { mintToken } from "../src/http/dev-token.ts";
 
 const { values } = parseArgs({
   options: {

@@ -9,7 +9,8 @@ import { createRemoteJWKSet, decodeProtectedHeader, errors, type JWTPayload, jwt
 import type { AppEnv, Principal } from "./env.ts";
 import { ProblemError } from "./problem.ts";
 
-export type Scope = "audit:read" | "audit:write" | "audit:export" | "audit:admin";
+export const SCOPES = ["audit:read", "audit:write", "audit:export", "audit:admin"] as const;
+export type Scope = (typeof SCOPES)[number];
 
 /** Tenant ids are used in document ids and index filters: keep them plain. */
 export const TENANT_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;

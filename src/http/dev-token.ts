@@ -5,8 +5,6 @@
  */
 import { SignJWT } from "jose";
 
-export const SCOPES = ["audit:read", "audit:write", "audit:export", "audit:admin"] as const;
-
 export async function mintToken(
   secret: string,
   claims: { sub: string; tenant: string; scope: string },

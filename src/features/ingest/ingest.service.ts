@@ -64,18 +64,13 @@ export async function ingestEvents(
   const outcomes: IngestResult["outcomes"] = new Array(events.length);
   const ingested = deps.now().toISOString();
 
-  const older = await storedElsewhere(
-    deps.client,
-    await olderBackingIndices(deps.client, Date.now()),
-    events.map((e) => documentId(tenant, e.id)),
-  );
-  let pending = events
-    .map((_, i) => i)
-    .filter((i) => {
-      if (!older.has(documentId(tenant, (events[i] as NormalizedEvent).id))) return true;
-      outcomes[i] = "duplicate";
-      return false;
-    });
+  const ids = events.map((e) => documentId(tenant, e.id));
+  const older = await storedElsewhere(deps.client, await olderBackingIndices(deps.client, Date.now()), ids);
+  let pending = ids.flatMap((id, i) => {
+    if (!older.has(id)) return [i];
+    outcomes[i] = "duplicate";
+    return [];
+  });
 
   const delays = deps.retryDelaysMs ?? [100, 400, 1600];
   for (let attempt = 0; pending.length > 0; attempt++) {

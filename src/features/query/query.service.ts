@@ -6,7 +6,7 @@
 import type { Client } from "@opensearch-project/opensearch";
 import { type AuditDocument, fromDocument } from "../../events/event.mapping.ts";
 import type { AuditEvent } from "../../events/event.schema.ts";
-import { AUDIT_STREAM } from "../../opensearch/names.ts";
+import { searchAudit } from "../../opensearch/search.ts";
 import type { Filters } from "./query.params.ts";
 import { type EventPosition, eventsSearch, pathsSearch } from "./query.query.ts";
 
@@ -20,11 +20,8 @@ export async function findEvents(
   filters: Filters,
   page: { limit: number; after?: EventPosition },
 ): Promise<{ entries: AuditEvent[]; next: EventPosition | undefined }> {
-  const res = await client.search({
-    index: AUDIT_STREAM,
-    body: eventsSearch(tenant, filters, page) as never,
-  });
-  const hits = res.body.hits.hits as unknown as Hit[];
+  const body = await searchAudit<{ hits: { hits: Hit[] } }>(client, eventsSearch(tenant, filters, page));
+  const hits = body.hits.hits;
   const pageHits = hits.slice(0, page.limit);
   const last = pageHits.at(-1);
   return {
@@ -54,8 +51,11 @@ export async function findPaths(
   filters: Filters,
   page: { limit: number; after?: string },
 ): Promise<{ paths: PathSummary[]; next: string | undefined }> {
-  const res = await client.search({ index: AUDIT_STREAM, body: pathsSearch(tenant, filters, page) as never });
-  const buckets = (res.body.aggregations as unknown as { paths: { buckets: PathBucket[] } }).paths.buckets;
+  const body = await searchAudit<{ aggregations: { paths: { buckets: PathBucket[] } } }>(
+    client,
+    pathsSearch(tenant, filters, page),
+  );
+  const buckets = body.aggregations.paths.buckets;
   const pageBuckets = buckets.slice(0, page.limit);
   return {
     paths: pageBuckets.map((b) => ({

@@ -3,7 +3,7 @@
  * Runs the summary, series and anomaly requests. The only place this feature talks to OpenSearch.
  */
 import type { Client } from "@opensearch-project/opensearch";
-import { AUDIT_STREAM } from "../../opensearch/names.ts";
+import { searchAudit as search } from "../../opensearch/search.ts";
 import type { Filters } from "../query/query.params.ts";
 import type { Interval } from "./intervals.ts";
 import {
@@ -17,9 +17,6 @@ import {
   summarySearch,
   type WindowMs,
 } from "./summary.query.ts";
-
-const search = async (client: Client, body: unknown) =>
-  (await client.search({ index: AUDIT_STREAM, body: body as never })).body as never;
 
 /** The timestamp of the oldest event matching `filters`, or undefined when none matches. */
 export async function oldestMatching(
