@@ -7,6 +7,7 @@ import { OpenAPIHono } from "@hono/zod-openapi";
 import type { Client } from "@opensearch-project/opensearch";
 import { requestId } from "hono/request-id";
 import type { Config } from "./config.ts";
+import { registerExports } from "./features/exports/exports.route.ts";
 import { registerIngest } from "./features/ingest/ingest.route.ts";
 import { opsRoutes } from "./features/ops/ops.route.ts";
 import { registerQuery } from "./features/query/query.route.ts";
@@ -15,7 +16,7 @@ import { registerTrails } from "./features/trails/trails.route.ts";
 import type { Verify } from "./http/auth.ts";
 import { Cursors } from "./http/cursor.ts";
 import type { AppEnv } from "./http/env.ts";
-import { createMetrics } from "./http/metrics.ts";
+import { createMetrics, type Metrics } from "./http/metrics.ts";
 import { accessLog, errorHandler, limitBody, notFound, sendProblem, wrongMethod } from "./http/middleware.ts";
 import { mountOpenApi } from "./http/openapi.ts";
 import { problem } from "./http/problem.ts";
@@ -23,12 +24,16 @@ import type { Logger } from "./logger.ts";
 import type { Readiness } from "./opensearch/readiness.ts";
 
 export interface AppDeps {
-  config: Pick<Config, "bodyLimitBytes" | "cursorKey">;
+  config: Pick<Config, "bodyLimitBytes" | "cursorKey"> & {
+    exports: Pick<Config["exports"], "endpointAllowlist">;
+  };
 
   client: Client;
   log: Logger;
   readiness: Readiness;
   verify: Verify;
+  /** Shared with the export worker, which counts its jobs here (a fresh registry when omitted). */
+  metrics?: Metrics;
   /** The clock (tests pass their own). */
   now?: () => Date;
   version?: string;
@@ -47,7 +52,8 @@ export function createApp(deps: AppDeps) {
     },
   });
 
-  const metrics = createMetrics();
+  const metrics = deps.metrics ?? createMetrics();
+
   app.use(requestId());
   app.use(accessLog(deps.log));
   app.use(metrics.middleware);
@@ -75,6 +81,7 @@ export function createApp(deps: AppDeps) {
   registerQuery(app, query);
   registerTrails(app, query);
   registerSummary(app, query);
+  registerExports(app, { ...query, endpointAllowlist: deps.config.exports.endpointAllowlist });
 
   mountOpenApi(app, deps.version ?? "0.1.0");
   return app;

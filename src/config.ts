@@ -9,6 +9,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import path from "node:path";
 import { z } from "zod";
+import { parseAllowlist } from "./features/exports/exports.endpoints.ts";
 
 /** Newest OpenSearch 3.x whose distribution zip the Maven registry serves here (see README). */
 export const DEFAULT_OPENSEARCH_VERSION = "3.8.0";
@@ -63,6 +64,22 @@ const schema = z
     ),
     AUDIT_JWKS_URL: optionalString.pipe(z.url().optional()),
     AUDIT_CURSOR_SECRET: optionalString.pipe(z.string().min(32, "must be at least 32 characters").optional()),
+
+    EXPORT_WORKER: bool.default(true),
+    EXPORT_CONCURRENCY: z.coerce.number().int().min(1).max(16).default(2),
+    EXPORT_POLL_INTERVAL_MS: z.coerce.number().int().min(100).default(2000),
+    EXPORT_LEASE_MS: z.coerce.number().int().min(1000).default(60_000),
+    EXPORT_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(100).default(3),
+    EXPORT_PAGE_SIZE: z.coerce.number().int().min(10).max(10_000).default(5000),
+    EXPORT_PIT_KEEP_ALIVE: z
+      .string()
+      .regex(/^\d+[smh]$/, "must be a duration such as 30m")
+      .default("30m"),
+    EXPORT_ENDPOINT_ALLOWLIST: z.string().default(""),
+    SECRETS_FILE: optionalString,
+    SCAIVAULT_ADDR: optionalString.pipe(z.url().optional()),
+    SCAIVAULT_TOKEN: optionalString,
+    SCAIVAULT_TIMEOUT_MS: z.coerce.number().int().min(100).default(5000),
   })
 
   .superRefine((env, ctx) => {
@@ -82,6 +99,17 @@ const schema = z
         message: "required with AUDIT_JWKS_URL and no AUDIT_JWT_SECRET: page cursors are signed with it",
       });
     }
+    const allowlist = parseAllowlist(env.EXPORT_ENDPOINT_ALLOWLIST);
+    if (!allowlist.ok)
+      ctx.addIssue({ code: "custom", path: ["EXPORT_ENDPOINT_ALLOWLIST"], message: allowlist.message });
+    if (env.SCAIVAULT_ADDR && !env.SCAIVAULT_TOKEN)
+      ctx.addIssue({ code: "custom", path: ["SCAIVAULT_TOKEN"], message: "required with SCAIVAULT_ADDR" });
+    if (env.SCAIVAULT_ADDR && env.SECRETS_FILE)
+      ctx.addIssue({
+        code: "custom",
+        path: ["SECRETS_FILE"],
+        message: "set SECRETS_FILE or SCAIVAULT_ADDR, not both: secrets come from one place",
+      });
     if (env.OPENSEARCH_PASSWORD && !env.OPENSEARCH_USERNAME) {
       ctx.addIssue({
         code: "custom",
@@ -123,6 +151,28 @@ export interface Config {
   };
   /** HMAC key for page cursors: shared by every replica, so a cursor works on any of them. */
   readonly cursorKey: Buffer;
+  readonly exports: ExportSettings;
+}
+
+export interface ExportSettings {
+  /** Whether this replica runs export jobs (any number of replicas may; a lease keeps each job on one). */
+  readonly worker: boolean;
+  readonly concurrency: number;
+  readonly pollIntervalMs: number;
+  readonly leaseMs: number;
+  readonly maxAttempts: number;
+  readonly pageSize: number;
+  readonly pitKeepAlive: string;
+  readonly endpointAllowlist: readonly string[];
+  readonly secrets:
+    | { readonly kind: "file"; readonly file: string }
+    | {
+        readonly kind: "scaivault";
+        readonly addr: string;
+        readonly token: string;
+        readonly timeoutMs: number;
+      }
+    | { readonly kind: "none" };
 }
 
 export class ConfigError extends Error {
@@ -207,6 +257,28 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       devSecretFile,
     }),
     cursorKey,
+    exports: Object.freeze({
+      worker: e.EXPORT_WORKER,
+      concurrency: e.EXPORT_CONCURRENCY,
+      pollIntervalMs: e.EXPORT_POLL_INTERVAL_MS,
+      leaseMs: e.EXPORT_LEASE_MS,
+      maxAttempts: e.EXPORT_MAX_ATTEMPTS,
+      pageSize: e.EXPORT_PAGE_SIZE,
+      pitKeepAlive: e.EXPORT_PIT_KEEP_ALIVE,
+      endpointAllowlist: Object.freeze(
+        (parseAllowlist(e.EXPORT_ENDPOINT_ALLOWLIST) as { origins: string[] }).origins,
+      ),
+      secrets: e.SECRETS_FILE
+        ? { kind: "file" as const, file: path.resolve(cwd, e.SECRETS_FILE) }
+        : e.SCAIVAULT_ADDR && e.SCAIVAULT_TOKEN
+          ? {
+              kind: "scaivault" as const,
+              addr: e.SCAIVAULT_ADDR,
+              token: e.SCAIVAULT_TOKEN,
+              timeoutMs: e.SCAIVAULT_TIMEOUT_MS,
+            }
+          : { kind: "none" as const },
+    }),
   } satisfies Config);
 }
 

@@ -6,8 +6,16 @@
 import { readFileSync } from "node:fs";
 import { serve } from "@hono/node-server";
 import { createApp } from "./app.ts";
-import { loadConfigOrExit } from "./config.ts";
+import { type ExportSettings, loadConfigOrExit } from "./config.ts";
+import {
+  fileSecrets,
+  noSecrets,
+  type SecretResolver,
+  scaivaultSecrets,
+} from "./features/exports/exports.secrets.ts";
+import { ExportWorker } from "./features/exports/exports.worker.ts";
 import { createVerifier } from "./http/auth.ts";
+import { createMetrics } from "./http/metrics.ts";
 import { createLogger } from "./logger.ts";
 import { loadAssets, PROJECT_ROOT } from "./opensearch/bootstrap.ts";
 import { createOpenSearchClient } from "./opensearch/client.ts";
@@ -44,11 +52,39 @@ const client = createOpenSearchClient({ ...config.opensearch, url: url as string
 const readiness = new Readiness();
 const shutdown = new AbortController();
 const assets = await loadAssets();
+const metrics = createMetrics();
+
+function secretResolver(s: ExportSettings["secrets"]): SecretResolver {
+  if (s.kind === "file") return fileSecrets(s.file);
+  if (s.kind === "scaivault") return scaivaultSecrets(s);
+  return noSecrets;
+}
+const worker = config.exports.worker
+  ? new ExportWorker({
+      client,
+      log,
+      secrets: secretResolver(config.exports.secrets),
+      settings: config.exports,
+      finished: (outcome) => metrics.exportsFinished.inc({ outcome }),
+    })
+  : undefined;
+
 void readiness.runUntilDone(client, assets, log, shutdown.signal).then(() => {
-  if (readiness.bootstrapped) log.info({ seconds: ((performance.now() - began) / 1000).toFixed(1) }, "ready");
+  if (!readiness.bootstrapped) return;
+  log.info({ seconds: ((performance.now() - began) / 1000).toFixed(1) }, "ready");
+  // The job index exists once the bootstrap is done.
+  worker?.start();
 });
 
-const app = createApp({ config, client, log, readiness, version, verify: createVerifier(config.auth) });
+const app = createApp({
+  config,
+  client,
+  log,
+  readiness,
+  version,
+  metrics,
+  verify: createVerifier(config.auth),
+});
 const server = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, (info) => {
   log.info(`ScaiVault Audit Log API listening on http://${info.address}:${info.port} (OpenSearch ${url})`);
   if (config.auth.devSecretFile) {
@@ -65,6 +101,8 @@ async function stop(signal: string) {
   log.info(`${signal}: shutting down`);
   shutdown.abort();
   await new Promise<void>((resolve) => server.close(() => resolve()));
+  await worker?.stop();
+
   await client.close();
   if (cluster) {
     log.info("stopping the embedded OpenSearch node");

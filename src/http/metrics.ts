@@ -11,6 +11,8 @@ export interface Metrics {
   middleware: MiddlewareHandler;
   /** Events through POST /v1/audit/events, by outcome (accepted, duplicate, rejected, redacted values). */
   ingested: Counter<"outcome">;
+  /** Export jobs that ended on this replica, by outcome (completed, failed, cancelled). */
+  exportsFinished: Counter<"outcome">;
 }
 
 export function createMetrics(): Metrics {
@@ -43,5 +45,11 @@ export function createMetrics(): Metrics {
     labelNames: ["outcome"] as const,
     registers: [registry],
   });
-  return { registry, middleware, ingested };
+  const exportsFinished = new Counter({
+    name: "audit_exports_finished_total",
+    help: "Export jobs that ended on this replica, by outcome: completed, failed, cancelled",
+    labelNames: ["outcome"] as const,
+    registers: [registry],
+  });
+  return { registry, middleware, ingested, exportsFinished };
 }

@@ -22,6 +22,8 @@ export interface Assets {
 export interface BootstrapResult {
   templates: string[];
   dataStreams: string[];
+  indices: string[];
+
   lifecycle: { mode: "ism"; policies: string[] } | { mode: "unavailable"; reason: string };
   coldTier: boolean;
 }
@@ -68,6 +70,15 @@ export function adaptPolicy(body: Json, opts: { coldTier: boolean }): Json {
 /** Data stream names a template declares: its exact (wildcard-free) patterns, when it has `data_stream`. */
 export function declaredDataStreams(template: Json): string[] {
   if (!template.data_stream) return [];
+  return ((template.index_patterns as string[] | undefined) ?? []).filter((p) => !p.includes("*"));
+}
+
+/**
+ * Plain indices a template asks the bootstrap to create (`_meta.create_index: true`, exact patterns):
+ * state the service searches before anything was written, such as export jobs.
+ */
+export function declaredIndices(template: Json): string[] {
+  if (template.data_stream || (template._meta as Json | undefined)?.create_index !== true) return [];
   return ((template.index_patterns as string[] | undefined) ?? []).filter((p) => !p.includes("*"));
 }
 
@@ -134,6 +145,10 @@ async function installPolicy(client: Client, id: string, body: Json): Promise<vo
   });
 }
 
+function ignoreExists(err: { meta?: { body?: { error?: { type?: string } } } }): void {
+  if (err.meta?.body?.error?.type !== "resource_already_exists_exception") throw err;
+}
+
 export async function bootstrap(client: Client, assets: Assets): Promise<BootstrapResult> {
   const features = await clusterFeatures(client);
 
@@ -156,18 +171,21 @@ export async function bootstrap(client: Client, assets: Assets): Promise<Bootstr
   for (const t of assets.templates) {
     for (const name of declaredDataStreams(t.body)) {
       dataStreams.push(name);
-      await client.indices
-        .createDataStream({ name })
-        .catch((err: { meta?: { body?: { error?: { type?: string } } } }) => {
-          if (err.meta?.body?.error?.type !== "resource_already_exists_exception") throw err;
-        });
+      await client.indices.createDataStream({ name }).catch(ignoreExists);
       await rollOverIfOutdated(client, name, mappingVersion(t.body));
     }
+  }
+
+  const indices: string[] = [];
+  for (const name of assets.templates.flatMap((t) => declaredIndices(t.body))) {
+    indices.push(name);
+    await client.indices.create({ index: name }).catch(ignoreExists);
   }
 
   return {
     templates: assets.templates.map((t) => t.name),
     dataStreams,
+    indices,
     lifecycle,
     coldTier: features.coldTier,
   };

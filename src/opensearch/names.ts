@@ -1,2 +1,5 @@
 /** The data stream every audit event is written to (see index-templates/audit-events.json). */
 export const AUDIT_STREAM = "audit-events";
+
+/** Export jobs, one document each (see index-templates/scaivault-exports.json). */
+export const EXPORT_JOBS_INDEX = "scaivault-exports";

@@ -15,6 +15,8 @@ describe("the service process", () => {
       OPENSEARCH_URL: inject("opensearchUrl"),
       AUDIT_JWT_SECRET: SECRET,
       PORT: String(port),
+      // The export tests own the job queue of the shared cluster.
+      EXPORT_WORKER: "false",
     });
     try {
       const res = await waitForStatus(`http://127.0.0.1:${port}/readyz`, 200, 60_000, svc.output);

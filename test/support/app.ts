@@ -16,7 +16,10 @@ export const tokenFor = (
   sub = "user:tester@example.com",
 ) => mintToken(TEST_SECRET, { sub, tenant, scope });
 
-export function testApp(url: string, opts: { bodyLimitBytes?: number; now?: () => Date } = {}) {
+export function testApp(
+  url: string,
+  opts: { bodyLimitBytes?: number; now?: () => Date; endpointAllowlist?: string[] } = {},
+) {
   const lines: string[] = [];
   const sink = new Writable({
     write(chunk, _enc, done) {
@@ -28,7 +31,11 @@ export function testApp(url: string, opts: { bodyLimitBytes?: number; now?: () =
   const client = createOpenSearchClient({ url });
   const readiness = new Readiness();
   const app = createApp({
-    config: { bodyLimitBytes: opts.bodyLimitBytes ?? 10 * 1024 * 1024, cursorKey: Buffer.from(TEST_SECRET) },
+    config: {
+      bodyLimitBytes: opts.bodyLimitBytes ?? 10 * 1024 * 1024,
+      cursorKey: Buffer.from(TEST_SECRET),
+      exports: { endpointAllowlist: opts.endpointAllowlist ?? [] },
+    },
 
     client,
     log,

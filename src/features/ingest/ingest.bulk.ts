@@ -1,15 +1,10 @@
 /**
  * @module features/ingest/bulk
- * Pure helpers for the bulk write: the document id that makes ingest idempotent, the bulk body,
- * and the reading of OpenSearch's per-item results.
+ * Pure helpers for the bulk write: the bulk body (`_id` = scopedId(tenant, event id), so a retried
+ * event conflicts with its first copy while two tenants may use the same event id), and the reading of OpenSearch's per-item results.
  */
 import { type NormalizedEvent, toDocument } from "../../events/event.mapping.ts";
-
-/**
- * `_id` = tenant + event id, so a retried event conflicts with its first copy while two tenants
- * may use the same event id. Tenant ids cannot contain ':' (see TENANT_ID), so this cannot collide.
- */
-export const documentId = (tenant: string, eventId: string): string => `${tenant}:${eventId}`;
+import { scopedId } from "../../opensearch/tenant-scope.ts";
 
 /**
  * The bulk request as NDJSON text. Serialized here with plain JSON.stringify: the client's own
@@ -18,7 +13,7 @@ export const documentId = (tenant: string, eventId: string): string => `${tenant
 export function bulkBody(index: string, tenant: string, events: NormalizedEvent[], ingested: string): string {
   let out = "";
   for (const e of events) {
-    out += `${JSON.stringify({ create: { _index: index, _id: documentId(tenant, e.id) } })}\n`;
+    out += `${JSON.stringify({ create: { _index: index, _id: scopedId(tenant, e.id) } })}\n`;
     out += `${JSON.stringify(toDocument(e, tenant, ingested))}\n`;
   }
   return out;

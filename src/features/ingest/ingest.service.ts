@@ -9,7 +9,8 @@ import type { NormalizedEvent } from "../../events/event.mapping.ts";
 import { ProblemError, RETRY_AFTER_SECONDS } from "../../http/problem.ts";
 import type { Logger } from "../../logger.ts";
 import { AUDIT_STREAM } from "../../opensearch/names.ts";
-import { bulkBody, documentId, itemOutcome } from "./ingest.bulk.ts";
+import { scopedId } from "../../opensearch/tenant-scope.ts";
+import { bulkBody, itemOutcome } from "./ingest.bulk.ts";
 
 export interface IngestResult {
   /** Per input event: whether it was stored now or was already there. */
@@ -64,7 +65,7 @@ export async function ingestEvents(
   const outcomes: IngestResult["outcomes"] = new Array(events.length);
   const ingested = deps.now().toISOString();
 
-  const ids = events.map((e) => documentId(tenant, e.id));
+  const ids = events.map((e) => scopedId(tenant, e.id));
   const older = await storedElsewhere(deps.client, await olderBackingIndices(deps.client, Date.now()), ids);
   let pending = ids.flatMap((id, i) => {
     if (!older.has(id)) return [i];

@@ -1,0 +1,86 @@
+/**
+ * @module features/exports/format
+ * Events → file bytes. `jsonl`: one event per line in the API form. `csv`: a header row, then the
+ * contract's fixed columns, quoted by csv-stringify (RFC 4180, CRLF), with the formula-injection
+ * guard: a text cell starting with = + - @ tab or CR gets a leading ' so a spreadsheet shows it as
+ * text instead of running it.
+ */
+import { stringify } from "csv-stringify/sync";
+import type { AuditEvent } from "../../events/event.schema.ts";
+
+export type Format = "jsonl" | "csv";
+
+export const CSV_COLUMNS = [
+  "id",
+  "timestamp",
+  "action",
+  "path",
+  "identity_id",
+  "identity_type",
+  "session_id",
+  "source_ip",
+  "user_agent",
+  "request_id",
+  "http_method",
+  "http_status",
+  "duration_ms",
+  "success",
+  "error_code",
+  "context",
+] as const;
+
+const FORMULA_START = /^[=+\-@\t\r]/;
+
+export function guardCell(value: string): string {
+  return FORMULA_START.test(value) ? `'${value}` : value;
+}
+
+function csvRow(e: AuditEvent): (string | number | boolean | null)[] {
+  const text = (v: string | null) => (v === null ? null : guardCell(v));
+  return [
+    text(e.id),
+    e.timestamp,
+    e.action,
+    text(e.path),
+    text(e.identity.id),
+    e.identity.type,
+    text(e.identity.session_id),
+    e.source_ip,
+    text(e.user_agent),
+    text(e.request.id),
+    text(e.request.method),
+    e.request.status,
+    e.request.duration_ms,
+    e.success,
+    text(e.error_code),
+    guardCell(JSON.stringify(e.context)),
+  ];
+}
+
+const CSV_OPTIONS = {
+  record_delimiter: "windows",
+  cast: { boolean: (b: boolean) => (b ? "true" : "false") },
+} as const;
+
+/** The text that opens each file: the CSV header row, or nothing for jsonl. */
+export function fileHeader(format: Format): string {
+  return format === "csv" ? stringify([[...CSV_COLUMNS]], CSV_OPTIONS) : "";
+}
+
+/** A batch of events as file text (a whole page at once: one call per page, not per event). */
+export function formatEvents(format: Format, events: AuditEvent[]): string {
+  if (events.length === 0) return "";
+  if (format === "csv") return stringify(events.map(csvRow), CSV_OPTIONS);
+  let out = "";
+  for (const e of events) out += `${JSON.stringify(e)}\n`;
+  return out;
+}
+
+export function fileExtension(format: Format, compression: "none" | "gzip"): string {
+  return compression === "gzip" ? `${format}.gz` : format;
+}
+
+export const CONTENT_TYPES: Record<Format, string> = {
+  jsonl: "application/x-ndjson",
+  csv: "text/csv; charset=utf-8",
+};

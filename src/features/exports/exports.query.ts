@@ -1,0 +1,131 @@
+/**
+ * @module features/exports/query
+ * PURE: an export's filters (JSON) → the /logs filters, through the same validation as the /logs
+ * query parameters; and the request bodies the export feature sends (snapshot pages, job lists).
+ */
+import { type FieldError, ProblemError } from "../../http/problem.ts";
+import { type Clause, scoped } from "../../opensearch/tenant-scope.ts";
+import { FILTER_PARAMS, type Filters, parseQuery } from "../query/query.params.ts";
+import { type EventPosition, filterClauses } from "../query/query.query.ts";
+import type { ExportFiltersInput, ExportStatus } from "./exports.schema.ts";
+
+/**
+ * Validates an export's filters like /logs parameters (errors name `filters.<name>`), and returns
+ * them both parsed and as JSON with relative times resolved: what the job stores, so the snapshot's
+ * window does not move when the job runs later or is resumed.
+ */
+export function parseExportFilters(
+  input: ExportFiltersInput,
+  now: Date,
+): { filters: Filters; resolved: ExportFiltersInput } {
+  const { path, ...rest } = input;
+  const params = new URLSearchParams();
+  for (const [key, value] of Object.entries(rest)) {
+    for (const v of Array.isArray(value) ? value : [value]) params.append(key, String(v));
+  }
+  const errors: FieldError[] = [];
+  if (path !== undefined && (path.trim() === "" || path.startsWith("/")))
+    errors.push({ field: "filters.path", message: "must be a secret path without a leading '/'" });
+  let filters: Filters = {};
+  try {
+    filters = parseQuery(params, {
+      allowed: FILTER_PARAMS,
+      now,
+      paging: false,
+      ...(path ? { fixed: { path } } : {}),
+    }).filters;
+  } catch (err) {
+    if (!(err instanceof ProblemError)) throw err;
+    errors.push(...(err.errors ?? []).map((e) => ({ ...e, field: `filters.${e.field}` })));
+  }
+  if (errors.length > 0) throw new ProblemError(400, "the export's filters are invalid", { errors });
+  const resolved: ExportFiltersInput = {
+    ...input,
+    ...(filters.from ? { from: filters.from } : {}),
+    ...(filters.to ? { to: filters.to } : {}),
+    ...(filters.actions ? { action: filters.actions } : {}),
+  };
+  return { filters, resolved };
+}
+
+/** Oldest first (an archive reads forward in time), then id: a total order within a tenant. */
+export const EXPORT_SORT = [{ "@timestamp": { order: "asc" } }, { "event.id": { order: "asc" } }];
+
+/** The snapshot's size: counted once, exactly, on the point in time. */
+export function snapshotCount(tenant: string, f: Filters, pit: { id: string; keepAlive: string }): Clause {
+  return {
+    query: scoped(tenant, filterClauses(f)),
+    pit: { id: pit.id, keep_alive: pit.keepAlive },
+    size: 0,
+    track_total_hits: true,
+  };
+}
+
+/**
+ * One page of the snapshot. `after` is a position taken from a document (a date string, never the
+ * nanosecond sort value, which a JavaScript number would round).
+ */
+export function snapshotPage(
+  tenant: string,
+  f: Filters,
+  page: { pitId: string; keepAlive: string; size: number; after: EventPosition | null },
+): Clause {
+  return {
+    query: scoped(tenant, filterClauses(f)),
+    pit: { id: page.pitId, keep_alive: page.keepAlive },
+    sort: EXPORT_SORT,
+    size: page.size,
+    track_total_hits: false,
+    ...(page.after ? { search_after: page.after } : {}),
+  };
+}
+
+/** A tenant's export jobs, newest first, optionally by status. */
+export function jobsList(
+  tenant: string,
+  page: { limit: number; status?: ExportStatus; after?: [createdAt: string, id: string] },
+): Clause {
+  return {
+    query: scoped(tenant, page.status ? [{ term: { status: page.status } }] : []),
+    sort: [{ created_at: { order: "desc" } }, { export_id: { order: "desc" } }],
+    size: page.limit + 1,
+    track_total_hits: false,
+    _source: { excludes: ["checkpoint"] },
+    ...(page.after ? { search_after: page.after } : {}),
+  };
+}
+
+/**
+ * Jobs any worker may claim, for every tenant (the worker runs each job under its own tenant):
+ * pending ones, and running ones whose worker stopped renewing its lease. Oldest first.
+ */
+export function claimableJobs(nowIso: string, size: number): Clause {
+  return {
+    query: {
+      bool: {
+        should: [
+          { term: { status: "pending" } },
+          {
+            bool: {
+              filter: [{ term: { status: "running" } }, { range: { "lease.expires_at": { lt: nowIso } } }],
+            },
+          },
+        ],
+        minimum_should_match: 1,
+      },
+    },
+    sort: [{ created_at: { order: "asc" } }],
+    size,
+    seq_no_primary_term: true,
+    track_total_hits: false,
+    _source: ["export_id", "status"],
+  };
+}
+
+/** Every tenant-scoped builder here, with sample arguments: a unit test checks each is scoped. */
+export const EXPORT_BUILDERS: Record<string, (tenant: string) => Clause> = {
+  snapshotCount: (t) => snapshotCount(t, { actions: ["read"] }, { id: "pit", keepAlive: "1m" }),
+  snapshotPage: (t) =>
+    snapshotPage(t, { pathPrefix: "prod" }, { pitId: "pit", keepAlive: "1m", size: 10, after: null }),
+  jobsList: (t) => jobsList(t, { limit: 10, status: "running" }),
+};

@@ -1,0 +1,307 @@
+/**
+ * @module features/exports/worker
+ * Runs export jobs in the service process. Any number of replicas run a worker; a job runs on one:
+ * it is claimed with a conditional update (seq_no/primary_term) that sets a lease, the lease is
+ * renewed while the job runs, and a job whose lease ran out (its worker died) is claimed again and
+ * resumed from its checkpoint. A job that keeps failing ends `failed` after EXPORT_MAX_ATTEMPTS.
+ */
+import { randomUUID } from "node:crypto";
+import type { Client } from "@opensearch-project/opensearch";
+import type { ExportSettings } from "../../config.ts";
+import { isoMicros } from "../../events/time.ts";
+import type { Logger } from "../../logger.ts";
+import { EXPORT_JOBS_INDEX } from "../../opensearch/names.ts";
+import { ExportFailure } from "./exports.errors.ts";
+import { JobCancelled, type JobDoc, JobHandle, LeaseLost } from "./exports.jobs.ts";
+import { claimableJobs, parseExportFilters } from "./exports.query.ts";
+import { closeSnapshot, manifestKey, partKey, runExport } from "./exports.runner.ts";
+import type { SecretResolver } from "./exports.secrets.ts";
+import { describeStoreError, openStore, type Store } from "./exports.stores.ts";
+
+export interface WorkerDeps {
+  client: Client;
+  log: Logger;
+  secrets: SecretResolver;
+  settings: Omit<ExportSettings, "secrets" | "worker">;
+  now?: () => Date;
+  /** Counts finished jobs by outcome (for /metrics). */
+  finished?: (outcome: "completed" | "failed" | "cancelled") => void;
+}
+
+/** Stops a job because this worker is shutting down: the lease is released for a quick resume. */
+class ShuttingDown extends Error {
+  override name = "ShuttingDown";
+}
+
+export class ExportWorker {
+  readonly id = `worker-${randomUUID()}`;
+  readonly #deps: WorkerDeps;
+  readonly #now: () => Date;
+  readonly #running = new Map<string, { abort: AbortController; done: Promise<void> }>();
+  #timer: NodeJS.Timeout | undefined;
+  #stopped = false;
+
+  constructor(deps: WorkerDeps) {
+    this.#deps = deps;
+    this.#now = deps.now ?? (() => new Date());
+  }
+
+  start(): void {
+    const loop = async () => {
+      await this.tick().catch((err) =>
+        this.#deps.log.warn({ err: (err as Error).message }, "export worker: poll failed"),
+      );
+      if (!this.#stopped) this.#timer = setTimeout(loop, this.#deps.settings.pollIntervalMs);
+    };
+    this.#timer = setTimeout(loop, 0);
+  }
+
+  /** Stops polling and interrupts running jobs; their leases are released so another worker resumes them. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    for (const job of this.#running.values()) job.abort.abort(new ShuttingDown("the service is stopping"));
+    await Promise.all([...this.#running.values()].map((j) => j.done));
+  }
+
+  /** Claims as many jobs as there are free slots and starts them. */
+  async tick(): Promise<void> {
+    const free = this.#deps.settings.concurrency - this.#running.size;
+    if (free <= 0 || this.#stopped) return;
+    const res = await this.#deps.client.search({
+      index: EXPORT_JOBS_INDEX,
+      body: claimableJobs(isoMicros(this.#now()), free * 4) as never,
+    });
+    const hits = res.body.hits.hits as unknown as { _id: string }[];
+    for (const hit of hits) {
+      if (this.#running.size >= this.#deps.settings.concurrency || this.#stopped) break;
+      if (this.#running.has(hit._id)) continue;
+      const handle = await this.#claim(hit._id);
+      if (!handle) continue;
+      const abort = new AbortController();
+      const done = this.#run(handle, abort.signal).finally(() => this.#running.delete(handle.id));
+      this.#running.set(handle.id, { abort, done });
+    }
+  }
+
+  /** Takes a job if it is still claimable (read in real time; the search may be a second old). */
+  async #claim(id: string): Promise<JobHandle | undefined> {
+    const { client, settings } = this.#deps;
+    const current = await client.get({ index: EXPORT_JOBS_INDEX, id });
+    const doc = current.body._source as unknown as JobDoc;
+    const now = this.#now();
+    const expired = doc.lease.expires_at !== null && doc.lease.expires_at < isoMicros(now);
+    if (!(doc.status === "pending" || (doc.status === "running" && expired))) return undefined;
+    const handle = new JobHandle(client, id, doc, current.body as never, this.id);
+    const at = isoMicros(now);
+    try {
+      if (doc.attempts >= settings.maxAttempts) {
+        await handle.write(
+          this.#failure(
+            new ExportFailure(
+              "too_many_attempts",
+              `the export was tried ${doc.attempts} times and did not finish; start a new export`,
+            ),
+          ),
+        );
+        if (doc.checkpoint) await closeSnapshot(client, doc.checkpoint.pit_id);
+        this.#deps.finished?.("failed");
+        return undefined;
+      }
+      await handle.write({
+        status: "running",
+        started_at: doc.started_at ?? at,
+        updated_at: at,
+        attempts: doc.attempts + 1,
+        lease: { owner: this.id, expires_at: this.#leaseEnd() },
+      });
+      return handle;
+    } catch (err) {
+      // Someone else claimed or cancelled it first: not ours.
+      if (err instanceof JobCancelled || err instanceof LeaseLost || isConflict(err)) return undefined;
+      throw err;
+    }
+  }
+
+  #leaseEnd(): string {
+    return isoMicros(new Date(this.#now().getTime() + this.#deps.settings.leaseMs));
+  }
+
+  #failure(f: ExportFailure): Partial<JobDoc> {
+    const at = isoMicros(this.#now());
+    return {
+      status: "failed",
+      error: { code: f.code, message: f.message },
+      completed_at: at,
+      updated_at: at,
+      lease: { owner: null, expires_at: null },
+      checkpoint: null,
+    };
+  }
+
+  async #run(handle: JobHandle, shutdown: AbortSignal): Promise<void> {
+    const { client, log, settings } = this.#deps;
+    const job = handle.doc;
+    const tenant = job.scaivault.tenant;
+    const jobLog = log.child({ export_id: job.export_id, tenant });
+    const stop = new AbortController();
+    const signal = AbortSignal.any([shutdown, stop.signal]);
+    let records = job.progress.records;
+    let total = job.progress.estimated_total;
+    let store: Store | undefined;
+    let pitId = job.checkpoint?.pit_id;
+
+    // The heartbeat renews the lease and publishes progress; a conflict there means cancel or takeover.
+    const beat = async () => {
+      await handle.write({
+        progress: { records, estimated_total: total },
+        updated_at: isoMicros(this.#now()),
+        lease: { owner: this.id, expires_at: this.#leaseEnd() },
+      });
+    };
+    const heartbeat = setInterval(
+      () => {
+        beat().catch((err) => stop.abort(err));
+      },
+      Math.max(250, Math.floor(settings.leaseMs / 3)),
+    );
+
+    try {
+      if (job.checkpoint)
+        jobLog.info(
+          { files_done: job.checkpoint.files.length, attempt: job.attempts },
+          "resuming export from its checkpoint",
+        );
+      else jobLog.info({ attempt: job.attempts }, "starting export");
+      const secret = await this.#deps.secrets.resolve(tenant, job.request.destination.credentials_secret);
+      store = openStore(job.request.destination, secret, settings.endpointAllowlist);
+      const { filters } = parseExportFilters(job.request.filters, this.#now());
+      const manifest = await runExport({
+        client,
+        tenant,
+        exportId: job.export_id,
+        request: job.request,
+        filters,
+        store,
+        signal,
+        pageSize: settings.pageSize,
+        pitKeepAlive: settings.pitKeepAlive,
+        now: this.#now,
+        checkpoint: job.checkpoint,
+        saveCheckpoint: async (cp, n) => {
+          pitId = cp.pit_id;
+          total = cp.total;
+          records = n;
+          await handle.write({ checkpoint: cp, progress: { records: n, estimated_total: cp.total } });
+        },
+        progress: (n) => {
+          records = n;
+        },
+        beforeManifest: beat,
+      });
+      clearInterval(heartbeat);
+      const at = isoMicros(this.#now());
+      try {
+        await handle.write({
+          status: "completed",
+          manifest,
+          progress: { records: manifest.total_records, estimated_total: total },
+          completed_at: at,
+          updated_at: at,
+          lease: { owner: null, expires_at: null },
+          checkpoint: null,
+        });
+      } catch (err) {
+        // Cancelled between the manifest upload and this write: take the manifest back.
+        await store.remove(manifestKey(job.request)).catch(() => {});
+        throw err;
+      }
+      if (pitId) await closeSnapshot(client, pitId);
+      jobLog.info({ records: manifest.total_records, files: manifest.files.length }, "export completed");
+      this.#deps.finished?.("completed");
+    } catch (raw) {
+      clearInterval(heartbeat);
+      const err = signal.aborted && !(raw instanceof ExportFailure) ? signal.reason : raw;
+      await this.#settle(handle, err, { store, pitId, log: jobLog });
+    }
+  }
+
+  /** Records how a job that did not complete ended, and cleans up after it. */
+  async #settle(
+    handle: JobHandle,
+    err: unknown,
+    ctx: { store: Store | undefined; pitId: string | undefined; log: Logger },
+  ): Promise<void> {
+    const { client, settings } = this.#deps;
+    const job = handle.doc;
+    if (err instanceof ShuttingDown) {
+      // Keep the snapshot and checkpoint; expire the lease now so the next worker resumes at once.
+      await handle.write({ lease: { owner: null, expires_at: isoMicros(this.#now()) } }).catch(() => {});
+      ctx.log.info("export interrupted by shutdown; it resumes on the next worker");
+      return;
+    }
+    if (err instanceof LeaseLost) {
+      ctx.log.warn("export taken over by another worker; stopping here");
+      return;
+    }
+    if (err instanceof JobCancelled) {
+      // Remove the parts already uploaded, and the one in flight (it may have completed just
+      // before the cancel was seen): a cancelled export leaves nothing that looks usable.
+      const done = (handle.doc.checkpoint ?? job.checkpoint)?.files.length ?? 0;
+      for (let i = 0; i <= done; i++) {
+        const key = partKey(job.request, i);
+        await ctx.store
+          ?.remove(key)
+          .catch((e) =>
+            ctx.log.warn(
+              { err: describeStoreError(e), key },
+              "could not remove a part of a cancelled export",
+            ),
+          );
+      }
+      if (ctx.pitId) await closeSnapshot(client, ctx.pitId);
+      ctx.log.info("export cancelled");
+      this.#deps.finished?.("cancelled");
+      return;
+    }
+    let failure: ExportFailure | undefined;
+    if (err instanceof ExportFailure) failure = err;
+    else if (isStoreError(err)) failure = new ExportFailure("destination_error", describeStoreError(err));
+    if (!failure && job.attempts < settings.maxAttempts) {
+      // Transient (OpenSearch unavailable, a network error): release the lease and let a worker retry from the checkpoint.
+      ctx.log.warn(
+        { err: (err as Error).message, attempt: job.attempts },
+        "export attempt failed; it will be retried",
+      );
+      await handle.write({ lease: { owner: null, expires_at: isoMicros(this.#now()) } }).catch(() => {});
+      return;
+    }
+    failure ??= new ExportFailure("internal", "the export failed repeatedly; start a new export");
+    ctx.log.warn({ code: failure.code, err: failure.message }, "export failed");
+    await handle
+      .write(this.#failure(failure))
+      .catch((e) => ctx.log.error({ err: (e as Error).message }, "could not record the export's failure"));
+    if (ctx.pitId) await closeSnapshot(client, ctx.pitId);
+    this.#deps.finished?.("failed");
+  }
+}
+
+const isConflict = (err: unknown) => (err as { meta?: { statusCode?: number } }).meta?.statusCode === 409;
+
+/** Errors from the storage SDKs (they carry the provider's HTTP status), not from OpenSearch. */
+function isStoreError(err: unknown): boolean {
+  const e = err as {
+    $metadata?: unknown;
+    statusCode?: number;
+    code?: unknown;
+    meta?: unknown;
+    name?: string;
+  };
+  if (e?.meta !== undefined) return false; // an OpenSearch client error
+  return (
+    e?.$metadata !== undefined ||
+    e?.name === "RestError" ||
+    e?.name === "ApiError" ||
+    typeof e?.code === "number"
+  );
+}
