@@ -17,11 +17,14 @@ import { startService, waitForStatus } from "../test/support/process.ts";
 export interface BenchEnv {
   opensearchUrl: string;
   apiUrl: string;
+  /** The service process (for its memory figures). */
+  apiPid: number;
   secret: string;
   close(): Promise<void>;
 }
 
-export async function benchEnv(): Promise<BenchEnv> {
+/** `serviceEnv` adds to the service's environment (export settings, say). */
+export async function benchEnv(serviceEnv: Record<string, string> = {}): Promise<BenchEnv> {
   const secret = "bench-secret-bench-secret-bench-secret";
   let stopCluster = async () => {};
   let opensearchUrl = process.env.OPENSEARCH_URL;
@@ -50,12 +53,14 @@ export async function benchEnv(): Promise<BenchEnv> {
     AUDIT_JWT_SECRET: secret,
     PORT: String(port),
     LOG_LEVEL: "warn",
+    ...serviceEnv,
   });
   const apiUrl = `http://127.0.0.1:${port}`;
   await waitForStatus(`${apiUrl}/readyz`, 200, 120_000, svc.output);
   return {
     opensearchUrl,
     apiUrl,
+    apiPid: svc.child.pid as number,
     secret,
     close: async () => {
       svc.child.kill("SIGTERM");
@@ -88,14 +93,14 @@ export const percentile = (xs: number[], p: number): number => {
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] as number;
 };
 
-/** Seeds `events` synthetic events (5 tenants, 90 days before `end`) unless the stream already has them. */
-export async function ensureSeeded(client: Client, events: number, end: Date): Promise<number> {
+/** Seeds `events` synthetic events (`tenants` tenants, 90 days before `end`) unless the stream already has them. */
+export async function ensureSeeded(client: Client, events: number, end: Date, tenants = 5): Promise<number> {
   await bootstrap(client, await loadAssets());
   await client.indices.refresh({ index: AUDIT_STREAM });
   if ((await client.count({ index: AUDIT_STREAM })).body.count < events) {
-    console.log(`seeding ${events} events (5 tenants, 90 days)…`);
+    console.log(`seeding ${events} events (${tenants} tenants, 90 days)…`);
     const began = performance.now();
-    await seed(client, { events, tenants: 5, days: 90, seed: 42, end });
+    await seed(client, { events, tenants, days: 90, seed: 42, end });
     await client.indices.refresh({ index: AUDIT_STREAM });
     // Merge down so both sides query the same, settled segments.
     await client.indices.forcemerge({ index: AUDIT_STREAM, max_num_segments: 5 });

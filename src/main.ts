@@ -1,19 +1,14 @@
 /**
  * @module main
  * load config → start the embedded OpenSearch when no OPENSEARCH_URL is set → serve the API.
- * Ctrl-C (SIGINT) or SIGTERM stops the server, then the embedded node.
+ * Export jobs run in a worker thread (EXPORT_WORKER). Ctrl-C (SIGINT) or SIGTERM stops the
+ * server, then the export thread (its jobs are released for a quick resume), then the embedded node.
  */
 import { readFileSync } from "node:fs";
 import { serve } from "@hono/node-server";
 import { createApp } from "./app.ts";
-import { type ExportSettings, loadConfigOrExit } from "./config.ts";
-import {
-  fileSecrets,
-  noSecrets,
-  type SecretResolver,
-  scaivaultSecrets,
-} from "./features/exports/exports.secrets.ts";
-import { ExportWorker } from "./features/exports/exports.worker.ts";
+import { loadConfigOrExit } from "./config.ts";
+import { type ExportThread, startExportThread } from "./features/exports/exports.thread.ts";
 import { createVerifier } from "./http/auth.ts";
 import { createMetrics } from "./http/metrics.ts";
 import { createLogger } from "./logger.ts";
@@ -53,27 +48,22 @@ const readiness = new Readiness();
 const shutdown = new AbortController();
 const assets = await loadAssets();
 const metrics = createMetrics();
-
-function secretResolver(s: ExportSettings["secrets"]): SecretResolver {
-  if (s.kind === "file") return fileSecrets(s.file);
-  if (s.kind === "scaivault") return scaivaultSecrets(s);
-  return noSecrets;
-}
-const worker = config.exports.worker
-  ? new ExportWorker({
-      client,
-      log,
-      secrets: secretResolver(config.exports.secrets),
-      settings: config.exports,
-      finished: (outcome) => metrics.exportsFinished.inc({ outcome }),
-    })
-  : undefined;
+let exportThread: ExportThread | undefined;
 
 void readiness.runUntilDone(client, assets, log, shutdown.signal).then(() => {
   if (!readiness.bootstrapped) return;
   log.info({ seconds: ((performance.now() - began) / 1000).toFixed(1) }, "ready");
   // The job index exists once the bootstrap is done.
-  worker?.start();
+  if (config.exports.worker)
+    exportThread = startExportThread(
+      {
+        logLevel: config.logLevel,
+        opensearch: { ...config.opensearch, url: url as string },
+        exports: config.exports,
+      },
+      log,
+      (outcome) => metrics.exportsFinished.inc({ outcome }),
+    );
 });
 
 const app = createApp({
@@ -101,7 +91,7 @@ async function stop(signal: string) {
   log.info(`${signal}: shutting down`);
   shutdown.abort();
   await new Promise<void>((resolve) => server.close(() => resolve()));
-  await worker?.stop();
+  await exportThread?.stop();
 
   await client.close();
   if (cluster) {

@@ -215,8 +215,11 @@ export async function runExport(o: RunOptions): Promise<Manifest> {
           size: o.pageSize,
           after,
         }) as never,
+        // Only the documents: no ids, scores, sort values or the long PIT id in every response.
+        filter_path: ["hits.hits._source"],
       });
-      return (res.body.hits.hits as unknown as Hit[]).map((h) => h._source);
+      // With filter_path, an empty page has no `hits` at all.
+      return ((res.body.hits?.hits ?? []) as unknown as Hit[]).map((h) => h._source);
     } catch (err) {
       if (isMissingSnapshot(err))
         throw new ExportFailure(

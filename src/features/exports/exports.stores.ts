@@ -27,7 +27,8 @@ export interface Store {
   remove(key: string): Promise<void>;
 }
 
-const PART_SIZE = 8 * 1024 * 1024;
+/** S3's minimum part size: each part in flight is a buffer this big. */
+const PART_SIZE = 5 * 1024 * 1024;
 
 const S3Secret = z.object({
   access_key_id: z.string().min(1),

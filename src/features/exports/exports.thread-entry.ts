@@ -1,0 +1,40 @@
+/**
+ * @module features/exports/thread-entry
+ * The export worker thread (see exports.thread.ts): builds its own OpenSearch client, logger and
+ * secret resolver from the data it was given, runs the worker, and on "stop" releases its jobs
+ * (their leases expire at once, so another replica or the next start resumes them) and ends.
+ */
+import { parentPort, workerData } from "node:worker_threads";
+import type { ExportSettings } from "../../config.ts";
+import { createLogger } from "../../logger.ts";
+import { createOpenSearchClient } from "../../opensearch/client.ts";
+import { fileSecrets, noSecrets, type SecretResolver, scaivaultSecrets } from "./exports.secrets.ts";
+import type { ExportThreadData, ThreadMessage } from "./exports.thread.ts";
+import { ExportWorker } from "./exports.worker.ts";
+
+const data = workerData as ExportThreadData;
+const port = parentPort;
+if (!port) throw new Error("exports.thread-entry.ts runs only as a worker thread");
+
+function secretResolver(s: ExportSettings["secrets"]): SecretResolver {
+  if (s.kind === "file") return fileSecrets(s.file);
+  if (s.kind === "scaivault") return scaivaultSecrets(s);
+  return noSecrets;
+}
+
+const client = createOpenSearchClient(data.opensearch);
+const worker = new ExportWorker({
+  client,
+  log: createLogger(data.logLevel).child({ component: "export-worker" }),
+  secrets: secretResolver(data.exports.secrets),
+  settings: data.exports,
+  finished: (outcome) => port.postMessage({ type: "finished", outcome } satisfies ThreadMessage),
+});
+worker.start();
+
+port.on("message", async (m) => {
+  if (m !== "stop") return;
+  await worker.stop();
+  await client.close();
+  port.close();
+});
