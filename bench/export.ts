@@ -14,6 +14,7 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3";
 import { snapshotPage } from "../src/features/exports/exports.query.ts";
+import { cutoff, DEFAULT_RETENTION_DAYS } from "../src/features/retention/retention.service.ts";
 import { mintToken } from "../src/http/dev-token.ts";
 import { createOpenSearchClient } from "../src/opensearch/client.ts";
 import { AUDIT_STREAM } from "../src/opensearch/names.ts";
@@ -77,7 +78,11 @@ async function rawScan(): Promise<{ events: number; seconds: number }> {
   let events = 0;
   for (;;) {
     const res = await client.search({
-      body: snapshotPage(TENANT, {}, { pitId, keepAlive: "5m", size: PAGE_SIZE, after }) as never,
+      body: snapshotPage(
+        { id: TENANT, since: cutoff(DEFAULT_RETENTION_DAYS, new Date()) },
+        {},
+        { pitId, keepAlive: "5m", size: PAGE_SIZE, after },
+      ) as never,
     });
     const hits = res.body.hits.hits as unknown as {
       _source: { "@timestamp": string; event: { id: string } };

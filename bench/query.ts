@@ -10,6 +10,7 @@ import { cpus } from "node:os";
 import { parseArgs } from "node:util";
 import { FILTER_PARAMS, type Filters, parseQuery } from "../src/features/query/query.params.ts";
 import { eventsSearch } from "../src/features/query/query.query.ts";
+import { cutoff, DEFAULT_RETENTION_DAYS } from "../src/features/retention/retention.service.ts";
 import { mintToken } from "../src/http/dev-token.ts";
 import { createOpenSearchClient } from "../src/opensearch/client.ts";
 import { AUDIT_STREAM } from "../src/opensearch/names.ts";
@@ -74,7 +75,9 @@ for (const { name, path, qs, fixed } of QUERIES) {
     ...parseQuery(new URLSearchParams(qs), { allowed: FILTER_PARAMS, now }).filters,
     ...fixed,
   };
-  const directBody = JSON.stringify(eventsSearch(TENANT, filters, { limit: 100 }));
+  const directBody = JSON.stringify(
+    eventsSearch({ id: TENANT, since: cutoff(DEFAULT_RETENTION_DAYS, new Date()) }, filters, { limit: 100 }),
+  );
   let hits = 0;
   const api = async () => {
     const res = await fetch(`${env.apiUrl}${path}?${qs}&limit=100`, {

@@ -10,6 +10,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { cpus } from "node:os";
 import { parseArgs } from "node:util";
 import { FILTER_PARAMS, parseQuery } from "../src/features/query/query.params.ts";
+import { cutoff, DEFAULT_RETENTION_DAYS } from "../src/features/retention/retention.service.ts";
 import { defaultInterval, type Interval } from "../src/features/summary/intervals.ts";
 import { summarySearch } from "../src/features/summary/summary.query.ts";
 import { mintToken } from "../src/http/dev-token.ts";
@@ -52,7 +53,7 @@ for (const { name, qs } of QUERIES) {
   const { filters } = parseQuery(params, { allowed: FILTER_PARAMS, now: END, paging: false });
   const window = { from: Date.parse(filters.from as string), to: Date.parse(filters.to as string) };
   const body = JSON.stringify(
-    summarySearch(TENANT, filters, {
+    summarySearch({ id: TENANT, since: cutoff(DEFAULT_RETENTION_DAYS, new Date()) }, filters, {
       interval: interval ?? defaultInterval(window.to - window.from),
       window,
       top,

@@ -11,6 +11,8 @@ import { registerExports } from "./features/exports/exports.route.ts";
 import { registerIngest } from "./features/ingest/ingest.route.ts";
 import { opsRoutes } from "./features/ops/ops.route.ts";
 import { registerQuery } from "./features/query/query.route.ts";
+import { requireRead } from "./features/retention/retention.access.ts";
+import { registerRetention } from "./features/retention/retention.route.ts";
 import { registerSummary } from "./features/summary/summary.route.ts";
 import { registerTrails } from "./features/trails/trails.route.ts";
 import type { Verify } from "./http/auth.ts";
@@ -75,12 +77,14 @@ export function createApp(deps: AppDeps) {
   const query = {
     client: deps.client,
     verify: deps.verify,
+    read: requireRead({ client: deps.client, verify: deps.verify, now }),
     cursors: new Cursors(deps.config.cursorKey),
     now,
   };
   registerQuery(app, query);
   registerTrails(app, query);
   registerSummary(app, query);
+  registerRetention(app, { client: deps.client, verify: deps.verify, readiness: deps.readiness, now });
   registerExports(app, { ...query, endpointAllowlist: deps.config.exports.endpointAllowlist });
 
   mountOpenApi(app, deps.version ?? "0.1.0");

@@ -2,6 +2,7 @@
  * @module http/env
  * What middleware puts on the request context for handlers.
  */
+import type { Tenant } from "../opensearch/tenant-scope.ts";
 
 /** The verified caller. The tenant comes from the token and from nowhere else. */
 export interface Principal {
@@ -14,5 +15,7 @@ export type AppEnv = {
   Variables: {
     requestId: string;
     principal: Principal;
+    /** On event reads: the principal's tenant with its retention cut-off (features/retention). */
+    tenant: Tenant;
   };
 };

@@ -26,6 +26,8 @@ export interface BootstrapResult {
 
   lifecycle: { mode: "ism"; policies: string[] } | { mode: "unavailable"; reason: string };
   coldTier: boolean;
+  /** When indices move to the cold tier, by the policy (null: the policy has no cold state). */
+  coldAfterDays: number | null;
 }
 
 async function readJsonDir(dir: string): Promise<{ name: string; body: Json }[]> {
@@ -65,6 +67,21 @@ export function adaptPolicy(body: Json, opts: { coldTier: boolean }): Json {
   const hash = createHash("sha256").update(JSON.stringify(policy)).digest("hex").slice(0, 12);
   policy.description = `${policy.description ?? ""} [rev ${hash}]`.trim();
   return { policy };
+}
+
+/** Days after which the policy moves an index to its `cold` state (its transition's min_index_age). */
+export function coldAfterDays(policies: Assets["policies"]): number | null {
+  for (const p of policies) {
+    const states = ((p.body.policy as Json | undefined)?.states ?? []) as {
+      transitions?: { state_name: string; conditions?: { min_index_age?: string } }[];
+    }[];
+    for (const s of states)
+      for (const t of s.transitions ?? []) {
+        const age = t.state_name === "cold" ? /^(\d+)d$/.exec(t.conditions?.min_index_age ?? "") : null;
+        if (age) return Number(age[1]);
+      }
+  }
+  return null;
 }
 
 /** Data stream names a template declares: its exact (wildcard-free) patterns, when it has `data_stream`. */
@@ -188,5 +205,6 @@ export async function bootstrap(client: Client, assets: Assets): Promise<Bootstr
     indices,
     lifecycle,
     coldTier: features.coldTier,
+    coldAfterDays: coldAfterDays(assets.policies),
   };
 }

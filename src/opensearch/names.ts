@@ -3,3 +3,6 @@ export const AUDIT_STREAM = "audit-events";
 
 /** Export jobs, one document each (see index-templates/scaivault-exports.json). */
 export const EXPORT_JOBS_INDEX = "scaivault-exports";
+
+/** Per-tenant settings such as retention (see index-templates/scaivault-tenants.json). */
+export const TENANTS_INDEX = "scaivault-tenants";

@@ -1,7 +1,8 @@
 /**
  * @module opensearch/tenant-scope
- * The one place a tenant is applied to a read. Every query builder wraps its clauses with
- * `scoped`, and a unit test runs every builder and fails if an output lacks the tenant filter.
+ * The one place a tenant — and its retention cut-off — is applied to a read. Every query builder
+ * wraps its clauses with `scoped`, and a unit test runs every builder and fails if an output lacks
+ * the tenant filter or the cut-off.
  */
 
 export type Clause = Record<string, unknown>;
@@ -15,7 +16,23 @@ export const TENANT_FIELD = "scaivault.tenant";
  */
 export const scopedId = (tenant: string, id: string): string => `${tenant}:${id}`;
 
-/** A bool query whose first filter is the tenant; `clauses` are ANDed after it. */
-export function scoped(tenant: string, clauses: Clause[]): Clause {
-  return { bool: { filter: [{ term: { [TENANT_FIELD]: tenant } }, ...clauses] } };
+/**
+ * Whose data a read is about: the tenant from the verified token, and the oldest instant its
+ * retention still shows (`since`; null only for documents that are not audit events, such as
+ * export jobs). Resolved once per request (see features/retention).
+ */
+export interface Tenant {
+  id: string;
+  since: string | null;
+}
+
+/**
+ * A bool query whose first filter is the tenant, then its retention cut-off on `@timestamp`;
+ * `clauses` are ANDed after them.
+ */
+export function scoped(tenant: Tenant, clauses: Clause[]): Clause {
+  const cutoff: Clause[] = tenant.since
+    ? [{ range: { "@timestamp": { gte: tenant.since, format: "strict_date_optional_time_nanos" } } }]
+    : [];
+  return { bool: { filter: [{ term: { [TENANT_FIELD]: tenant.id } }, ...cutoff, ...clauses] } };
 }

@@ -13,11 +13,14 @@ describe("bootstrap against a real OpenSearch", async () => {
     const first = await bootstrap(client, assets);
     const second = await bootstrap(client, assets);
     expect(second).toEqual(first);
-    expect(first.templates).toEqual(["audit-events", "scaivault-exports"]);
+    expect(first.templates).toEqual(["audit-events", "scaivault-exports", "scaivault-tenants"]);
     expect(first.dataStreams).toEqual(["audit-events"]);
-    expect(first.indices).toEqual(["scaivault-exports"]);
-    const jobs = await client.indices.getMapping({ index: "scaivault-exports" });
-    expect(jobs.body["scaivault-exports"]?.mappings.dynamic).toBe("strict");
+    expect(first.indices).toEqual(["scaivault-exports", "scaivault-tenants"]);
+    expect(first.coldAfterDays).toBe(90);
+    for (const index of first.indices) {
+      const mapping = await client.indices.getMapping({ index });
+      expect(mapping.body[index]?.mappings.dynamic, index).toBe("strict");
+    }
   });
 
   it("installs the index template as OpenSearch reports it", async () => {

@@ -24,6 +24,9 @@ import { CreateExportSchema } from "../../src/features/exports/exports.schema.ts
 import { fileSecrets, scaivaultSecrets } from "../../src/features/exports/exports.secrets.ts";
 import { ProblemError } from "../../src/http/problem.ts";
 
+const T = { id: "t", since: null };
+const CUTOFF = "2019-11-26T00:00:00.000000Z";
+
 const NOW = new Date("2026-11-26T14:30:00.000Z");
 
 const sample = (patch: Partial<AuditEvent> = {}): AuditEvent => ({
@@ -135,16 +138,20 @@ describe("export filters", () => {
     expect(parseExportFilters(resolved, new Date("2030-01-01T00:00:00Z")).filters).toEqual(filters);
   });
 
-  it("every builder puts the tenant filter first", () => {
+  it("every builder puts the tenant filter first, then the retention cut-off", () => {
     for (const [name, build] of Object.entries(EXPORT_BUILDERS)) {
-      const body = build("tenant-x") as { query: { bool: { filter: unknown[] } } };
+      const body = build({ id: "tenant-x", since: CUTOFF }) as { query: { bool: { filter: unknown[] } } };
       expect(body.query.bool.filter[0], name).toEqual({ term: { "scaivault.tenant": "tenant-x" } });
+      if (name !== "jobsList")
+        expect(body.query.bool.filter[1], name).toEqual({
+          range: { "@timestamp": { gte: CUTOFF, format: "strict_date_optional_time_nanos" } },
+        });
     }
   });
 
   it("pages the snapshot oldest first, continuing after a document's own position", () => {
     const body = snapshotPage(
-      "t",
+      T,
       {},
       { pitId: "p", keepAlive: "5m", size: 100, after: ["2026-11-26T14:30:05.123456Z", "id9"] },
     );

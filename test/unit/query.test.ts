@@ -11,6 +11,9 @@ import { BUILDERS, eventsSearch, filterClauses, pathsSearch } from "../../src/fe
 import { Cursors, filterHash } from "../../src/http/cursor.ts";
 import { ProblemError } from "../../src/http/problem.ts";
 
+const T = { id: "t", since: null };
+const CUTOFF = "2019-11-26T00:00:00.000000Z";
+
 const NOW = new Date("2026-11-26T14:30:00.000Z");
 const parse = (qs: string, allowed: readonly FilterParam[] = FILTER_PARAMS) =>
   parseQuery(new URLSearchParams(qs), { allowed, now: NOW });
@@ -143,11 +146,15 @@ describe("addresses", () => {
 });
 
 describe("query builders", () => {
-  it("every builder puts the tenant filter first", () => {
+  it("every builder puts the tenant filter first, then the retention cut-off", () => {
     expect(Object.keys(BUILDERS).length).toBeGreaterThanOrEqual(2);
     for (const [name, build] of Object.entries(BUILDERS)) {
-      const body = build("tenant-x") as { query: { bool: { filter: unknown[] } } };
+      const body = build({ id: "tenant-x", since: CUTOFF }) as { query: { bool: { filter: unknown[] } } };
       expect(body.query.bool.filter[0], name).toEqual({ term: { "scaivault.tenant": "tenant-x" } });
+      if (name !== "jobsList")
+        expect(body.query.bool.filter[1], name).toEqual({
+          range: { "@timestamp": { gte: CUTOFF, format: "strict_date_optional_time_nanos" } },
+        });
     }
   });
 
@@ -203,7 +210,7 @@ describe("query builders", () => {
 
   it("pages events newest first with search_after on exact nanoseconds", () => {
     const body = eventsSearch(
-      "t",
+      T,
       {},
       { limit: 50, after: ["2026-11-26T14:30:05.123456Z", "evt-9"] },
     ) as Record<string, unknown>;
@@ -211,11 +218,11 @@ describe("query builders", () => {
     expect(body.size).toBe(51);
     expect(body.track_total_hits).toBe(false);
     expect(body.search_after).toEqual(["2026-11-26T14:30:05.123456Z", "evt-9"]);
-    expect("search_after" in (eventsSearch("t", {}, { limit: 5 }) as object)).toBe(false);
+    expect("search_after" in (eventsSearch(T, {}, { limit: 5 }) as object)).toBe(false);
   });
 
   it("pages paths with a composite aggregation", () => {
-    const body = pathsSearch("t", { identityId: "user:a" }, { limit: 2, after: "prod/a" }) as any;
+    const body = pathsSearch(T, { identityId: "user:a" }, { limit: 2, after: "prod/a" }) as any;
     expect(body.size).toBe(0);
     expect(body.aggs.paths.composite).toEqual({
       size: 3,

@@ -15,6 +15,9 @@ import { parseDuration } from "../../src/features/summary/summary.route.ts";
 import { PROJECT_ROOT } from "../../src/opensearch/bootstrap.ts";
 import { queryFixture } from "../support/fixture.ts";
 
+const T = { id: "t", since: null };
+const CUTOFF = "2019-11-26T00:00:00.000000Z";
+
 /** Responses recorded from OpenSearch 3.8 for the query fixture (tenant "rec") and a small baseline set. */
 const recorded = (name: string) =>
   JSON.parse(readFileSync(path.join(PROJECT_ROOT, "test", "fixtures", name), "utf8"));
@@ -53,16 +56,20 @@ describe("intervals", () => {
 });
 
 describe("summary builders", () => {
-  it("every builder puts the tenant filter first", () => {
+  it("every builder puts the tenant filter first, then the retention cut-off", () => {
     for (const [name, build] of Object.entries(SUMMARY_BUILDERS)) {
-      const body = build("tenant-x") as { query: { bool: { filter: unknown[] } } };
+      const body = build({ id: "tenant-x", since: CUTOFF }) as { query: { bool: { filter: unknown[] } } };
       expect(body.query.bool.filter[0], name).toEqual({ term: { "scaivault.tenant": "tenant-x" } });
+      if (name !== "jobsList")
+        expect(body.query.bool.filter[1], name).toEqual({
+          range: { "@timestamp": { gte: CUTOFF, format: "strict_date_optional_time_nanos" } },
+        });
     }
   });
 
   it("covers the window with empty buckets and counts failures per bucket", () => {
     const body = summarySearch(
-      "t",
+      T,
       {},
       { interval: "1h", window: { from: 1000, to: 7_201_000 }, top: 5 },
     ) as any;
@@ -82,7 +89,7 @@ describe("summary builders", () => {
     const day = 86_400_000;
     const from = Date.UTC(2026, 10, 26, 6); // 06:00, not midnight: slots must still line up with it
     const body = anomaliesSearch(
-      "t",
+      T,
       { actions: ["read"], from: "x", to: "y" },
       {
         groupBy: "path",

@@ -21,6 +21,8 @@ import type {
 export interface Checkpoint {
   pit_id: string;
   snapshot_at: string;
+  /** The tenant's retention cut-off when the snapshot was taken: part of what the snapshot holds. */
+  since: string | null;
   /** Events in the snapshot, counted exactly when it was taken. */
   total: number;
   /** Position of the last event in the last completed file (null: from the start). */

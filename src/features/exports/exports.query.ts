@@ -4,7 +4,7 @@
  * query parameters; and the request bodies the export feature sends (snapshot pages, job lists).
  */
 import { type FieldError, ProblemError } from "../../http/problem.ts";
-import { type Clause, scoped } from "../../opensearch/tenant-scope.ts";
+import { type Clause, scoped, type Tenant } from "../../opensearch/tenant-scope.ts";
 import { FILTER_PARAMS, type Filters, parseQuery } from "../query/query.params.ts";
 import { type EventPosition, filterClauses } from "../query/query.query.ts";
 import type { ExportFiltersInput, ExportStatus } from "./exports.schema.ts";
@@ -52,7 +52,7 @@ export function parseExportFilters(
 export const EXPORT_SORT = [{ "@timestamp": { order: "asc" } }, { "event.id": { order: "asc" } }];
 
 /** The snapshot's size: counted once, exactly, on the point in time. */
-export function snapshotCount(tenant: string, f: Filters, pit: { id: string; keepAlive: string }): Clause {
+export function snapshotCount(tenant: Tenant, f: Filters, pit: { id: string; keepAlive: string }): Clause {
   return {
     query: scoped(tenant, filterClauses(f)),
     pit: { id: pit.id, keep_alive: pit.keepAlive },
@@ -66,7 +66,7 @@ export function snapshotCount(tenant: string, f: Filters, pit: { id: string; kee
  * nanosecond sort value, which a JavaScript number would round).
  */
 export function snapshotPage(
-  tenant: string,
+  tenant: Tenant,
   f: Filters,
   page: { pitId: string; keepAlive: string; size: number; after: EventPosition | null },
 ): Clause {
@@ -86,7 +86,8 @@ export function jobsList(
   page: { limit: number; status?: ExportStatus; after?: [createdAt: string, id: string] },
 ): Clause {
   return {
-    query: scoped(tenant, page.status ? [{ term: { status: page.status } }] : []),
+    // Jobs are not audit events: no retention cut-off.
+    query: scoped({ id: tenant, since: null }, page.status ? [{ term: { status: page.status } }] : []),
     sort: [{ created_at: { order: "desc" } }, { export_id: { order: "desc" } }],
     size: page.limit + 1,
     track_total_hits: false,
@@ -123,9 +124,9 @@ export function claimableJobs(nowIso: string, size: number): Clause {
 }
 
 /** Every tenant-scoped builder here, with sample arguments: a unit test checks each is scoped. */
-export const EXPORT_BUILDERS: Record<string, (tenant: string) => Clause> = {
+export const EXPORT_BUILDERS: Record<string, (tenant: Tenant) => Clause> = {
   snapshotCount: (t) => snapshotCount(t, { actions: ["read"] }, { id: "pit", keepAlive: "1m" }),
   snapshotPage: (t) =>
     snapshotPage(t, { pathPrefix: "prod" }, { pitId: "pit", keepAlive: "1m", size: 10, after: null }),
-  jobsList: (t) => jobsList(t, { limit: 10, status: "running" }),
+  jobsList: (t) => jobsList(t.id, { limit: 10, status: "running" }),
 };

@@ -30,6 +30,8 @@ import type { Store } from "./exports.stores.ts";
 export interface RunOptions {
   client: Client;
   tenant: string;
+  /** The tenant's retention cut-off when a new snapshot is taken (a resumed one keeps its own). */
+  since: string;
   exportId: string;
   request: Pick<CreateExport, "format" | "compression" | "max_file_records" | "destination">;
   filters: Filters;
@@ -140,10 +142,13 @@ async function openSnapshot(o: RunOptions): Promise<Checkpoint> {
   const pit = await o.client.createPit({ index: [AUDIT_STREAM], keep_alive: o.pitKeepAlive });
   const pitId = (pit.body as { pit_id: string }).pit_id;
   const count = await o.client.search({
-    body: snapshotCount(o.tenant, o.filters, { id: pitId, keepAlive: o.pitKeepAlive }) as never,
+    body: snapshotCount({ id: o.tenant, since: o.since }, o.filters, {
+      id: pitId,
+      keepAlive: o.pitKeepAlive,
+    }) as never,
   });
   const total = (count.body.hits.total as { value: number }).value;
-  return { pit_id: pitId, snapshot_at: snapshotAt, total, after: null, files: [] };
+  return { pit_id: pitId, snapshot_at: snapshotAt, since: o.since, total, after: null, files: [] };
 }
 
 export async function closeSnapshot(client: Client, pitId: string): Promise<void> {
@@ -209,7 +214,7 @@ export async function runExport(o: RunOptions): Promise<Manifest> {
   const fetchPage = async (after: EventPosition | null): Promise<AuditDocument[]> => {
     try {
       const res = await o.client.search({
-        body: snapshotPage(o.tenant, o.filters, {
+        body: snapshotPage({ id: o.tenant, since: cp.since }, o.filters, {
           pitId: cp.pit_id,
           keepAlive: o.pitKeepAlive,
           size: o.pageSize,

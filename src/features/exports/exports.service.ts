@@ -105,7 +105,10 @@ export async function listExports(
   tenant: string,
   page: { limit: number; status?: ExportStatus; after?: [string, string] },
 ): Promise<{ entries: JobDoc[]; next: [string, string] | undefined }> {
-  const res = await client.search({ index: EXPORT_JOBS_INDEX, body: jobsList(tenant, page) as never });
+  const res = await client.search({
+    index: EXPORT_JOBS_INDEX,
+    body: jobsList(tenant, page) as never,
+  });
   const hits = (res.body.hits.hits as unknown as { _source: JobDoc }[]).map((h) => h._source);
   const entries = hits.slice(0, page.limit);
   const last = entries.at(-1);

@@ -11,6 +11,7 @@ import type { ExportSettings } from "../../config.ts";
 import { isoMicros } from "../../events/time.ts";
 import type { Logger } from "../../logger.ts";
 import { EXPORT_JOBS_INDEX } from "../../opensearch/names.ts";
+import { tenantScope } from "../retention/retention.service.ts";
 import { ExportFailure } from "./exports.errors.ts";
 import { JobCancelled, type JobDoc, JobHandle, LeaseLost } from "./exports.jobs.ts";
 import { claimableJobs, parseExportFilters } from "./exports.query.ts";
@@ -180,6 +181,7 @@ export class ExportWorker {
         client,
         tenant,
         exportId: job.export_id,
+        since: (await tenantScope(client, tenant, this.#now())).since as string,
         request: job.request,
         filters,
         store,

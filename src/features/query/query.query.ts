@@ -3,7 +3,7 @@
  * PURE builders: filters in, OpenSearch request body out. No client, no clock. Every body goes
  * through `scoped`, which puts the tenant filter first.
  */
-import { type Clause, scoped } from "../../opensearch/tenant-scope.ts";
+import { type Clause, scoped, type Tenant } from "../../opensearch/tenant-scope.ts";
 import type { Filters } from "./query.params.ts";
 
 /** Newest first, then id: a total order per tenant, so search_after never skips or repeats. */
@@ -54,7 +54,7 @@ export function filterClauses(f: Filters): Clause[] {
 
 /** One page of events, newest first; one extra hit tells whether another page follows. */
 export function eventsSearch(
-  tenant: string,
+  tenant: Tenant,
   f: Filters,
   page: { limit: number; after?: EventPosition },
 ): Clause {
@@ -68,7 +68,7 @@ export function eventsSearch(
 }
 
 /** Distinct paths with per-action counts and first/last time, paged by path (composite aggregation). */
-export function pathsSearch(tenant: string, f: Filters, page: { limit: number; after?: string }): Clause {
+export function pathsSearch(tenant: Tenant, f: Filters, page: { limit: number; after?: string }): Clause {
   const when = (order: "asc" | "desc") => ({
     top_hits: { size: 1, sort: [{ "@timestamp": { order } }], _source: ["@timestamp"] },
   });
@@ -95,7 +95,7 @@ export function pathsSearch(tenant: string, f: Filters, page: { limit: number; a
 }
 
 /** Every builder, with sample arguments: the tenant-isolation test runs each of them. */
-export const BUILDERS: Record<string, (tenant: string) => Clause> = {
+export const BUILDERS: Record<string, (tenant: Tenant) => Clause> = {
   eventsSearch: (t) =>
     eventsSearch(
       t,

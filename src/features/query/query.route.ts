@@ -5,9 +5,9 @@
  */
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Client } from "@opensearch-project/opensearch";
-import type { Context } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import type { AuditEvent } from "../../events/event.schema.ts";
-import { requireScope, type Verify } from "../../http/auth.ts";
+import type { Verify } from "../../http/auth.ts";
 import type { Cursors } from "../../http/cursor.ts";
 import type { AppEnv } from "../../http/env.ts";
 import { problemResponse } from "../../http/openapi.ts";
@@ -27,6 +27,8 @@ import { findEvents } from "./query.service.ts";
 export interface QueryDeps {
   client: Client;
   verify: Verify;
+  /** audit:read plus the tenant's retention cut-off in `c.var.tenant` (features/retention). */
+  read: MiddlewareHandler<AppEnv>;
   cursors: Cursors;
   now: () => Date;
 }
@@ -91,7 +93,7 @@ export async function eventsPage(
   opts: { allowed: readonly FilterParam[]; fixed?: Filters },
 ): Promise<{ entries: AuditEvent[]; next_cursor: string | null }> {
   const page = readPage<EventPosition>(c, deps, opts);
-  const result = await findEvents(deps.client, c.var.principal.tenant, page.filters, {
+  const result = await findEvents(deps.client, c.var.tenant, page.filters, {
     limit: page.limit,
     ...(page.after ? { after: page.after } : {}),
   });
@@ -115,7 +117,7 @@ export const logsRoute = createRoute({
 
 export function registerQuery(app: OpenAPIHono<AppEnv>, deps: QueryDeps): void {
   app.openAPIRegistry.registerPath(logsRoute);
-  app.get(logsRoute.path, requireScope(deps.verify, "audit:read"), async (c) =>
+  app.get(logsRoute.path, deps.read, async (c) =>
     c.json(await eventsPage(c, deps, { allowed: FILTER_PARAMS }), 200),
   );
 }

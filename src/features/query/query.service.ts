@@ -7,6 +7,7 @@ import type { Client } from "@opensearch-project/opensearch";
 import { type AuditDocument, fromDocument } from "../../events/event.mapping.ts";
 import type { AuditEvent } from "../../events/event.schema.ts";
 import { searchAudit } from "../../opensearch/search.ts";
+import type { Tenant } from "../../opensearch/tenant-scope.ts";
 import type { Filters } from "./query.params.ts";
 import { type EventPosition, eventsSearch, pathsSearch } from "./query.query.ts";
 
@@ -16,7 +17,7 @@ interface Hit {
 
 export async function findEvents(
   client: Client,
-  tenant: string,
+  tenant: Tenant,
   filters: Filters,
   page: { limit: number; after?: EventPosition },
 ): Promise<{ entries: AuditEvent[]; next: EventPosition | undefined }> {
@@ -47,7 +48,7 @@ interface PathBucket {
 
 export async function findPaths(
   client: Client,
-  tenant: string,
+  tenant: Tenant,
   filters: Filters,
   page: { limit: number; after?: string },
 ): Promise<{ paths: PathSummary[]; next: string | undefined }> {

@@ -5,7 +5,7 @@
  */
 import { ACTIONS, IDENTITY_TYPES } from "../../events/event.schema.ts";
 import { isoMicros } from "../../events/time.ts";
-import { type Clause, scoped } from "../../opensearch/tenant-scope.ts";
+import { type Clause, scoped, type Tenant } from "../../opensearch/tenant-scope.ts";
 import type { Filters } from "../query/query.params.ts";
 import { filterClauses } from "../query/query.query.ts";
 import { histogramInterval, type Interval } from "./intervals.ts";
@@ -41,7 +41,7 @@ function histogram(interval: Interval, w: WindowMs): Clause {
 }
 
 /** The oldest matching event: where a summary without `from` starts. */
-export function oldestSearch(tenant: string, f: Filters): Clause {
+export function oldestSearch(tenant: Tenant, f: Filters): Clause {
   return {
     query: scoped(tenant, filterClauses(f)),
     size: 1,
@@ -52,7 +52,7 @@ export function oldestSearch(tenant: string, f: Filters): Clause {
 }
 
 export function summarySearch(
-  tenant: string,
+  tenant: Tenant,
   f: Filters,
   opts: { interval: Interval; window: WindowMs; top: number },
 ): Clause {
@@ -82,7 +82,7 @@ export function summarySearch(
 
 /** Per-entity series, one page of entities (composite, in key order) with a histogram each. */
 export function seriesSearch(
-  tenant: string,
+  tenant: Tenant,
   f: Filters,
   opts: { groupBy: GroupBy; interval: Interval; window: WindowMs; limit: number; after?: string },
 ): Clause {
@@ -108,7 +108,7 @@ export function seriesSearch(
  * each window-long slot of the trailing baseline (slots end exactly where the window starts).
  */
 export function anomaliesSearch(
-  tenant: string,
+  tenant: Tenant,
   f: Filters,
   opts: { groupBy: GroupBy; window: WindowMs; baselineMs: number; maxEntities: number },
 ): Clause {
@@ -155,7 +155,7 @@ export function anomaliesSearch(
 }
 
 /** Every builder with sample arguments, for the tenant-isolation unit test. */
-export const SUMMARY_BUILDERS: Record<string, (tenant: string) => Clause> = {
+export const SUMMARY_BUILDERS: Record<string, (tenant: Tenant) => Clause> = {
   oldestSearch: (t) => oldestSearch(t, {}),
   summarySearch: (t) =>
     summarySearch(t, { actions: ["read"] }, { interval: "1h", window: { from: 0, to: 3_600_000 }, top: 10 }),

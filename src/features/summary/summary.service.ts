@@ -4,6 +4,7 @@
  */
 import type { Client } from "@opensearch-project/opensearch";
 import { searchAudit as search } from "../../opensearch/search.ts";
+import type { Tenant } from "../../opensearch/tenant-scope.ts";
 import type { Filters } from "../query/query.params.ts";
 import type { Interval } from "./intervals.ts";
 import {
@@ -21,7 +22,7 @@ import {
 /** The timestamp of the oldest event matching `filters`, or undefined when none matches. */
 export async function oldestMatching(
   client: Client,
-  tenant: string,
+  tenant: Tenant,
   filters: Filters,
 ): Promise<string | undefined> {
   const body = (await search(client, oldestSearch(tenant, filters))) as {
@@ -32,7 +33,7 @@ export async function oldestMatching(
 
 export async function summarize(
   client: Client,
-  tenant: string,
+  tenant: Tenant,
   filters: Filters,
   opts: { interval: Interval; window: WindowMs; top: number },
 ) {
@@ -41,7 +42,7 @@ export async function summarize(
 
 export async function series(
   client: Client,
-  tenant: string,
+  tenant: Tenant,
   filters: Filters,
   opts: { groupBy: GroupBy; interval: Interval; window: WindowMs; limit: number; after?: string },
 ) {
@@ -50,7 +51,7 @@ export async function series(
 
 export async function anomalies(
   client: Client,
-  tenant: string,
+  tenant: Tenant,
   filters: Filters,
   opts: {
     groupBy: GroupBy;

@@ -5,7 +5,6 @@
  */
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import { AuditEventSchema } from "../../events/event.schema.ts";
-import { requireScope } from "../../http/auth.ts";
 import type { AppEnv } from "../../http/env.ts";
 import { ProblemError } from "../../http/problem.ts";
 import { FILTER_PARAMS } from "../query/query.params.ts";
@@ -124,7 +123,7 @@ function nonEmpty(field: string, value: string): string {
 }
 
 export function registerTrails(app: OpenAPIHono<AppEnv>, deps: QueryDeps): void {
-  const read = requireScope(deps.verify, "audit:read");
+  const read = deps.read;
   for (const r of [secretRoute, identityRoute, identityPathsRoute]) app.openAPIRegistry.registerPath(r);
 
   app.get("/v1/audit/secrets/:path{.+}", read, async (c) => {
@@ -136,7 +135,7 @@ export function registerTrails(app: OpenAPIHono<AppEnv>, deps: QueryDeps): void 
   app.get("/v1/audit/identities/:identity_id/paths", read, async (c) => {
     const identityId = nonEmpty("identity_id", c.req.param("identity_id"));
     const page = readPage<string>(c, deps, { allowed: withoutIdentity, fixed: { identityId } });
-    const result = await findPaths(deps.client, c.var.principal.tenant, page.filters, {
+    const result = await findPaths(deps.client, c.var.tenant, page.filters, {
       limit: page.limit,
       ...(page.after !== undefined ? { after: page.after } : {}),
     });

@@ -1,0 +1,137 @@
+/**
+ * @module features/retention
+ * GET /v1/audit/retention (audit:read) and PUT /v1/audit/retention (audit:admin): the tenant's
+ * retention_days (1–3650, default 2557), and what the cluster does with old indices
+ * (cold_after_days from the lifecycle policy, cold_tier when ISM and `temp: cold` nodes exist).
+ */
+import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import type { Client } from "@opensearch-project/opensearch";
+import { requireScope, type Verify } from "../../http/auth.ts";
+import type { AppEnv } from "../../http/env.ts";
+import { problemResponse } from "../../http/openapi.ts";
+import { ProblemError } from "../../http/problem.ts";
+import type { Readiness } from "../../opensearch/readiness.ts";
+import {
+  DEFAULT_RETENTION_DAYS,
+  MAX_RETENTION_DAYS,
+  saveRetention,
+  storedRetention,
+} from "./retention.service.ts";
+
+export interface RetentionDeps {
+  client: Client;
+  verify: Verify;
+  readiness: Readiness;
+  now: () => Date;
+}
+
+const RetentionSchema = z
+  .object({
+    retention_days: z.number().int().openapi({ example: DEFAULT_RETENTION_DAYS }),
+    cold_after_days: z
+      .number()
+      .int()
+      .nullable()
+      .openapi({ description: "Read-only: when indices move to the cold tier." }),
+    cold_tier: z
+      .boolean()
+      .openapi({ description: "Read-only: whether the cluster has a cold tier that ISM moves indices to." }),
+    updated_at: z.string().nullable().openapi({ description: "null while the tenant keeps the default." }),
+  })
+  .openapi("Retention");
+
+const PutRetentionSchema = z
+  .object({
+    retention_days: z
+      .number({ message: `must be a whole number of days from 1 to ${MAX_RETENTION_DAYS}` })
+      .int(`must be a whole number of days from 1 to ${MAX_RETENTION_DAYS}`)
+      .min(1, `must be a whole number of days from 1 to ${MAX_RETENTION_DAYS}`)
+      .max(MAX_RETENTION_DAYS, `must be a whole number of days from 1 to ${MAX_RETENTION_DAYS}`),
+  })
+  .strict()
+  .openapi("PutRetention");
+
+const common = {
+  401: problemResponse("Missing or invalid token"),
+  503: problemResponse("OpenSearch is unavailable; retry after Retry-After"),
+};
+
+const getRoute = createRoute({
+  method: "get",
+  path: "/v1/audit/retention",
+  tags: ["retention"],
+  summary: "The tenant's retention",
+  security: [{ bearer: [] }],
+  responses: {
+    200: { description: "Retention", content: { "application/json": { schema: RetentionSchema } } },
+    403: problemResponse("The token lacks audit:read"),
+    ...common,
+  },
+});
+
+const putRoute = createRoute({
+  method: "put",
+  path: "/v1/audit/retention",
+  tags: ["retention"],
+  summary: "Set the tenant's retention",
+  description:
+    "Events older than `retention_days` disappear from every endpoint at once and are deleted by the next purge (hourly by default). " +
+    "Raising it keeps every event still inside the new window; events a lower retention hid may already be purged.",
+  security: [{ bearer: [] }],
+  request: { body: { required: true, content: { "application/json": { schema: PutRetentionSchema } } } },
+  responses: {
+    200: { description: "Retention", content: { "application/json": { schema: RetentionSchema } } },
+    400: problemResponse("retention_days is not 1–3650"),
+    403: problemResponse("The token lacks audit:admin"),
+    415: problemResponse("Not application/json"),
+    ...common,
+  },
+});
+
+export function registerRetention(app: OpenAPIHono<AppEnv>, deps: RetentionDeps): void {
+  app.openAPIRegistry.registerPath(getRoute);
+  app.openAPIRegistry.registerPath(putRoute);
+  const cluster = () => {
+    const r = deps.readiness.result;
+    return {
+      cold_after_days: r?.coldAfterDays ?? null,
+      cold_tier: Boolean(r && r.lifecycle.mode === "ism" && r.coldTier),
+    };
+  };
+
+  app.get(getRoute.path, requireScope(deps.verify, "audit:read"), async (c) => {
+    const stored = await storedRetention(deps.client, c.var.principal.tenant);
+    return c.json(
+      {
+        retention_days: stored?.retention_days ?? DEFAULT_RETENTION_DAYS,
+        ...cluster(),
+        updated_at: stored?.updated_at ?? null,
+      },
+      200,
+    );
+  });
+
+  app.put(putRoute.path, requireScope(deps.verify, "audit:admin"), async (c) => {
+    const type = (c.req.header("Content-Type") ?? "").split(";")[0]?.trim().toLowerCase();
+    if (type !== "application/json") throw new ProblemError(415, "send the retention as application/json");
+    const raw = await c.req.json().catch(() => {
+      throw new ProblemError(400, "the body is not valid JSON", {
+        errors: [{ field: "body", message: "is not valid JSON" }],
+      });
+    });
+    const parsed = PutRetentionSchema.safeParse(raw);
+    if (!parsed.success)
+      throw new ProblemError(400, "the retention is invalid", {
+        errors: parsed.error.issues.map((i) => ({ field: i.path.join(".") || "body", message: i.message })),
+      });
+    const p = c.var.principal;
+    const saved = await saveRetention(
+      deps.client,
+      p.tenant,
+      parsed.data.retention_days,
+      p.subject,
+      deps.now(),
+    );
+    return c.json({ retention_days: saved.retention_days, ...cluster(), updated_at: saved.updated_at }, 200);
+  });
+}

@@ -1,0 +1,63 @@
+/**
+ * @module features/retention/service
+ * Per-tenant retention: stored in OpenSearch (`scaivault-tenants`, `_id` = tenant:retention) and
+ * turned into the cut-off every read applies through `scoped()`. Read per request (a realtime GET
+ * by id), so a shorter retention hides older events at once on every replica.
+ */
+import type { Client } from "@opensearch-project/opensearch";
+import { isoMicros } from "../../events/time.ts";
+import { TENANTS_INDEX } from "../../opensearch/names.ts";
+import { scopedId, type Tenant } from "../../opensearch/tenant-scope.ts";
+
+/** 7 years (7 × 365 + 2 leap days). */
+export const DEFAULT_RETENTION_DAYS = 2557;
+export const MAX_RETENTION_DAYS = 3650;
+const DAY_MS = 86_400_000;
+
+export interface RetentionDoc {
+  scaivault: { tenant: string };
+  retention_days: number;
+  updated_at: string;
+  updated_by: string;
+}
+
+const docId = (tenant: string) => scopedId(tenant, "retention");
+
+/** The tenant's stored retention, or undefined when it keeps the default. */
+export async function storedRetention(client: Client, tenant: string): Promise<RetentionDoc | undefined> {
+  try {
+    const res = await client.get({ index: TENANTS_INDEX, id: docId(tenant) });
+    return res.body._source as unknown as RetentionDoc;
+  } catch (err) {
+    if ((err as { meta?: { statusCode?: number } }).meta?.statusCode === 404) return undefined;
+    throw err;
+  }
+}
+
+export async function saveRetention(
+  client: Client,
+  tenant: string,
+  days: number,
+  by: string,
+  now: Date,
+): Promise<RetentionDoc> {
+  const doc: RetentionDoc = {
+    scaivault: { tenant },
+    retention_days: days,
+    updated_at: isoMicros(now),
+    updated_by: by,
+  };
+  await client.index({ index: TENANTS_INDEX, id: docId(tenant), body: doc as never, refresh: "wait_for" });
+  return doc;
+}
+
+/** The oldest instant a retention of `days` still shows at `now`. */
+export function cutoff(days: number, now: Date): string {
+  return isoMicros(new Date(now.getTime() - days * DAY_MS));
+}
+
+/** Resolves the verified tenant into what reads are scoped by: its id and its retention cut-off. */
+export async function tenantScope(client: Client, tenant: string, now: Date): Promise<Tenant> {
+  const days = (await storedRetention(client, tenant))?.retention_days ?? DEFAULT_RETENTION_DAYS;
+  return { id: tenant, since: cutoff(days, now) };
+}

@@ -1,0 +1,119 @@
+/**
+ * Per-tenant retention against a real OpenSearch: the setting, and its cut-off on every read path.
+ */
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { loadAssets } from "../../src/opensearch/bootstrap.ts";
+import { ingestAs, json, testApp, tokenFor } from "../support/app.ts";
+import { event, newTenant } from "../support/events.ts";
+
+const harness = testApp(inject("opensearchUrl"));
+const { app, client, readiness } = harness;
+const tenant = newTenant("ret");
+const other = newTenant("ret-other");
+const DAY = 86_400_000;
+const ago = (days: number) => new Date(Date.now() - days * DAY).toISOString().replace("Z", "000Z");
+/** One event at each age, all on one path and identity so every trail sees all of them. */
+const AGES = [1, 10, 40, 400, 2000];
+const fixture = AGES.map((d) =>
+  event({
+    id: `age-${d}`,
+    timestamp: ago(d),
+    path: "prod/db/password",
+    identity: { id: "user:ana", type: "user", session_id: null },
+  }),
+);
+let read = "";
+let admin = "";
+
+beforeAll(async () => {
+  await readiness.runOnce(client, await loadAssets());
+  await ingestAs(harness, tenant, fixture);
+  await ingestAs(harness, other, fixture);
+  read = await tokenFor(tenant, "audit:read");
+  admin = await tokenFor(tenant, "audit:admin");
+});
+afterAll(() => client.close());
+
+const get = (path: string, t = read) => app.request(path, { headers: { Authorization: `Bearer ${t}` } });
+const put = (body: unknown, t = admin) =>
+  app.request("/v1/audit/retention", {
+    method: "PUT",
+    headers: { Authorization: `Bearer ${t}`, "Content-Type": "application/json" },
+    body: JSON.stringify(body),
+  });
+
+/** Event ids each read path returns for the tenant (all of them on this fixture). */
+async function visible(t = read): Promise<Record<string, string[] | number>> {
+  const ids = async (path: string, key = "entries") =>
+    ((await json(await get(path, t)))[key] as { id: string }[]).map((e) => e.id).sort();
+  const summary = await json(await get("/v1/audit/summary?from=2000-01-01T00:00:00Z", t));
+  const paths = await json(await get("/v1/audit/identities/user:ana/paths", t));
+  const series = await json(
+    await get("/v1/audit/summary/series?group_by=identity_id&from=2000-01-01T00:00:00Z&interval=1M", t),
+  );
+  return {
+    logs: await ids("/v1/audit/logs?limit=100"),
+    secret: await ids("/v1/audit/secrets/prod/db/password"),
+    identity: await ids("/v1/audit/identities/user:ana"),
+    summary_total: summary.total,
+    paths_total: paths.paths
+      .flatMap((p: { actions: Record<string, number> }) => Object.values(p.actions))
+      .reduce((n: number, c: number) => n + c, 0),
+    series_total: series.series
+      .flatMap((e: { buckets: { total: number }[] }) => e.buckets)
+      .reduce((n: number, b: { total: number }) => n + b.total, 0),
+  };
+}
+const expectVisible = async (ages: number[], t = read) => {
+  const ids = ages.map((d) => `age-${d}`).sort();
+  expect(await visible(t)).toEqual({
+    logs: ids,
+    secret: ids,
+    identity: ids,
+    summary_total: ids.length,
+    paths_total: ids.length,
+    series_total: ids.length,
+  });
+};
+
+describe("retention", () => {
+  it("defaults to 2557 days (7 years) and describes the cluster", async () => {
+    const res = await get("/v1/audit/retention");
+    expect(res.status).toBe(200);
+    expect(await json(res)).toEqual({
+      retention_days: 2557,
+      cold_after_days: 90,
+      cold_tier: false,
+      updated_at: null,
+    });
+    await expectVisible([1, 10, 40, 400, 2000]);
+  });
+
+  it("a shorter retention hides older events at once on every read path; other tenants keep theirs", async () => {
+    const res = await put({ retention_days: 30 });
+    expect(res.status).toBe(200);
+    expect(await json(res)).toMatchObject({ retention_days: 30, updated_at: expect.any(String) });
+    expect((await json(await get("/v1/audit/retention"))).retention_days).toBe(30);
+    await expectVisible([1, 10]);
+    await expectVisible([1, 10, 40, 400, 2000], await tokenFor(other, "audit:read"));
+  });
+
+  it("raising it again shows what is inside the new window", async () => {
+    expect((await put({ retention_days: 365 })).status).toBe(200);
+    await expectVisible([1, 10, 40]);
+    expect((await put({ retention_days: 3650 })).status).toBe(200);
+    await expectVisible([1, 10, 40, 400, 2000]);
+  });
+
+  it("only audit:admin may change it, to a whole number of days from 1 to 3650", async () => {
+    expect((await put({ retention_days: 10 }, read)).status).toBe(403);
+    for (const bad of [0, 3651, 1.5, "30", null]) {
+      const res = await put({ retention_days: bad });
+      expect(res.status).toBe(400);
+      expect((await json(res)).errors[0].field).toBe("retention_days");
+    }
+    const extra = await put({ retention_days: 10, cold_tier: true });
+    expect(extra.status).toBe(400);
+    expect((await json(await get("/v1/audit/retention"))).retention_days).toBe(3650);
+  });
+});
