@@ -10,6 +10,7 @@ import { homedir } from "node:os";
 import path from "node:path";
 import { z } from "zod";
 import { parseAllowlist } from "./features/exports/exports.endpoints.ts";
+import type { LifecycleThresholds } from "./opensearch/bootstrap.ts";
 
 /** Newest OpenSearch 3.x whose distribution zip the Maven registry serves here (see README). */
 export const DEFAULT_OPENSEARCH_VERSION = "3.8.0";
@@ -64,6 +65,31 @@ const schema = z
     ),
     AUDIT_JWKS_URL: optionalString.pipe(z.url().optional()),
     AUDIT_CURSOR_SECRET: optionalString.pipe(z.string().min(32, "must be at least 32 characters").optional()),
+
+    LIFECYCLE_ROLLOVER_AGE: z
+      .string()
+      .regex(/^\d+[smhd]$/, "must be an age such as 1d or 12h")
+      .default("1d"),
+    LIFECYCLE_ROLLOVER_SIZE: z
+      .string()
+      .regex(/^\d+(b|kb|mb|gb|tb)$/, "must be a size such as 30gb")
+      .default("30gb"),
+    LIFECYCLE_WARM_AFTER: z
+      .string()
+      .regex(/^\d+[smhd]$/, "must be an age such as 7d")
+      .default("7d"),
+    LIFECYCLE_WARM_REPLICAS: z.coerce.number().int().min(0).max(5).default(1),
+    LIFECYCLE_COLD_AFTER_DAYS: z.coerce.number().int().min(1).max(3650).default(90),
+    RETENTION_PURGE: bool.default(true),
+    RETENTION_PURGE_INTERVAL_MS: z.coerce.number().int().min(1000).default(3_600_000),
+    RETENTION_PURGE_RPS: z.coerce
+      .number()
+      .int()
+      .refine(
+        (n) => n === -1 || n > 0,
+        "must be a positive number of documents per second, or -1 (unthrottled)",
+      )
+      .default(2000),
 
     EXPORT_WORKER: bool.default(true),
     EXPORT_CONCURRENCY: z.coerce.number().int().min(1).max(16).default(2),
@@ -152,6 +178,14 @@ export interface Config {
   /** HMAC key for page cursors: shared by every replica, so a cursor works on any of them. */
   readonly cursorKey: Buffer;
   readonly exports: ExportSettings;
+  /** Thresholds of the ISM lifecycle policy (ilm-policies/). */
+  readonly lifecycle: LifecycleThresholds;
+  readonly retention: {
+    /** Whether this replica takes part in purging expired events (one replica purges per period). */
+    readonly purge: boolean;
+    readonly purgeIntervalMs: number;
+    readonly purgeRequestsPerSecond: number;
+  };
 }
 
 export interface ExportSettings {
@@ -257,6 +291,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       devSecretFile,
     }),
     cursorKey,
+    lifecycle: Object.freeze({
+      rolloverAge: e.LIFECYCLE_ROLLOVER_AGE,
+      rolloverSize: e.LIFECYCLE_ROLLOVER_SIZE,
+      warmAfter: e.LIFECYCLE_WARM_AFTER,
+      warmReplicas: e.LIFECYCLE_WARM_REPLICAS,
+      coldAfterDays: e.LIFECYCLE_COLD_AFTER_DAYS,
+    }),
+    retention: Object.freeze({
+      purge: e.RETENTION_PURGE,
+      purgeIntervalMs: e.RETENTION_PURGE_INTERVAL_MS,
+      purgeRequestsPerSecond: e.RETENTION_PURGE_RPS,
+    }),
     exports: Object.freeze({
       worker: e.EXPORT_WORKER,
       concurrency: e.EXPORT_CONCURRENCY,

@@ -9,6 +9,8 @@ import { serve } from "@hono/node-server";
 import { createApp } from "./app.ts";
 import { loadConfigOrExit } from "./config.ts";
 import { type ExportThread, startExportThread } from "./features/exports/exports.thread.ts";
+import { Purger } from "./features/retention/retention.purge.ts";
+
 import { createVerifier } from "./http/auth.ts";
 import { createMetrics } from "./http/metrics.ts";
 import { createLogger } from "./logger.ts";
@@ -46,14 +48,24 @@ if (config.mode === "local") {
 const client = createOpenSearchClient({ ...config.opensearch, url: url as string });
 const readiness = new Readiness();
 const shutdown = new AbortController();
-const assets = await loadAssets();
+const assets = await loadAssets(PROJECT_ROOT, config.lifecycle);
 const metrics = createMetrics();
 let exportThread: ExportThread | undefined;
+const purger = config.retention.purge
+  ? new Purger({
+      client,
+      log,
+      intervalMs: config.retention.purgeIntervalMs,
+      requestsPerSecond: config.retention.purgeRequestsPerSecond,
+      purged: metrics.purged,
+    })
+  : undefined;
 
 void readiness.runUntilDone(client, assets, log, shutdown.signal).then(() => {
   if (!readiness.bootstrapped) return;
   log.info({ seconds: ((performance.now() - began) / 1000).toFixed(1) }, "ready");
-  // The job index exists once the bootstrap is done.
+  // The job and tenant indices exist once the bootstrap is done.
+  purger?.start();
   if (config.exports.worker)
     exportThread = startExportThread(
       {
@@ -92,6 +104,7 @@ async function stop(signal: string) {
   shutdown.abort();
   await new Promise<void>((resolve) => server.close(() => resolve()));
   await exportThread?.stop();
+  purger?.stop();
 
   await client.close();
   if (cluster) {

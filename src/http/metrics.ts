@@ -13,6 +13,8 @@ export interface Metrics {
   ingested: Counter<"outcome">;
   /** Export jobs that ended on this replica, by outcome (completed, failed, cancelled). */
   exportsFinished: Counter<"outcome">;
+  /** Events the retention purge deleted on this replica. */
+  purged: Counter;
 }
 
 export function createMetrics(): Metrics {
@@ -51,5 +53,10 @@ export function createMetrics(): Metrics {
     labelNames: ["outcome"] as const,
     registers: [registry],
   });
-  return { registry, middleware, ingested, exportsFinished };
+  const purged = new Counter({
+    name: "audit_retention_purged_events_total",
+    help: "Audit events deleted by the retention purge on this replica",
+    registers: [registry],
+  });
+  return { registry, middleware, ingested, exportsFinished, purged };
 }

@@ -40,13 +40,51 @@ async function readJsonDir(dir: string): Promise<{ name: string; body: Json }[]>
   );
 }
 
-/** Reads the templates and policies shipped with the service (file name = template name / policy id). */
-export async function loadAssets(root = PROJECT_ROOT): Promise<Assets> {
+/** The lifecycle's thresholds (from config, so tests can make them tiny). */
+export interface LifecycleThresholds {
+  rolloverAge: string;
+  rolloverSize: string;
+  warmAfter: string;
+  warmReplicas: number;
+  coldAfterDays: number;
+}
+
+/**
+ * Puts the thresholds into a policy (pure): the hot state's rollover, the ages of the moves to
+ * warm and cold, and the warm replica count. Delete stays at the longest retention allowed.
+ */
+export function withThresholds(body: Json, t: LifecycleThresholds): Json {
+  const out = structuredClone(body);
+  const states = (out.policy as { states: { actions: Json[]; transitions?: Json[] }[] }).states;
+  for (const s of states) {
+    for (const a of s.actions) {
+      if (a.rollover) a.rollover = { min_index_age: t.rolloverAge, min_primary_shard_size: t.rolloverSize };
+      if (a.replica_count) a.replica_count = { number_of_replicas: t.warmReplicas };
+    }
+    for (const tr of s.transitions ?? []) {
+      if (tr.state_name === "warm") tr.conditions = { min_index_age: t.warmAfter };
+      if (tr.state_name === "cold") tr.conditions = { min_index_age: `${t.coldAfterDays}d` };
+    }
+  }
+  return out;
+}
+
+/**
+ * Reads the templates and policies shipped with the service (file name = template name / policy
+ * id); `lifecycle` replaces the thresholds written in the policy files.
+ */
+export async function loadAssets(root = PROJECT_ROOT, lifecycle?: LifecycleThresholds): Promise<Assets> {
   const [templates, policies] = await Promise.all([
     readJsonDir(path.join(root, "index-templates")),
     readJsonDir(path.join(root, "ilm-policies")),
   ]);
-  return { templates, policies: policies.map((p) => ({ id: p.name, body: p.body })) };
+  return {
+    templates,
+    policies: policies.map((p) => ({
+      id: p.name,
+      body: lifecycle ? withThresholds(p.body, lifecycle) : p.body,
+    })),
+  };
 }
 
 /**

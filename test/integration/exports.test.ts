@@ -431,6 +431,7 @@ describe("the service killed mid-export", () => {
       EXPORT_PAGE_SIZE: "50",
       EXPORT_LEASE_MS: "2000",
       EXPORT_POLL_INTERVAL_MS: "200",
+      RETENTION_PURGE: "false", // the retention tests own the purge lease of the shared cluster
     });
     await waitForStatus(`http://127.0.0.1:${port}/readyz`, 200, 60_000, svc.output);
     return svc;

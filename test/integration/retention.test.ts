@@ -2,7 +2,10 @@
  * Per-tenant retention against a real OpenSearch: the setting, and its cut-off on every read path.
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { Purger } from "../../src/features/retention/retention.purge.ts";
+import { createLogger } from "../../src/logger.ts";
 import { loadAssets } from "../../src/opensearch/bootstrap.ts";
+import { AUDIT_STREAM, TENANTS_INDEX } from "../../src/opensearch/names.ts";
 import { ingestAs, json, testApp, tokenFor } from "../support/app.ts";
 import { event, newTenant } from "../support/events.ts";
 
@@ -115,5 +118,28 @@ describe("retention", () => {
     const extra = await put({ retention_days: 10, cold_tier: true });
     expect(extra.status).toBe(400);
     expect((await json(await get("/v1/audit/retention"))).retention_days).toBe(3650);
+  });
+
+  it("the purge deletes what a retention hides, for that tenant only; one replica per period", async () => {
+    const stored = async (t: string) =>
+      (await client.count({ index: AUDIT_STREAM, body: { query: { term: { "scaivault.tenant": t } } } })).body
+        .count;
+    expect((await put({ retention_days: 30 })).status).toBe(200);
+    // Another replica held the lease last period and it has expired: free for this one.
+    await client.delete({ index: TENANTS_INDEX, id: "purge-lease", refresh: true }).catch(() => {});
+    const purger = (intervalMs: number) =>
+      new Purger({ client, log: createLogger("silent"), intervalMs, requestsPerSecond: -1 });
+    const first = await purger(60_000).runOnce();
+    expect(first.ran).toBe(true);
+    expect(first.deleted.find((d) => d.tenant === tenant)?.deleted).toBe(3);
+    expect(await stored(tenant)).toBe(2);
+    expect(await stored(other)).toBe(AGES.length);
+    // The same period on another replica: the lease says it is done.
+    expect((await purger(60_000).runOnce()).ran).toBe(false);
+
+    // Raising the retention keeps everything still stored; what was purged is not promised back.
+    expect((await put({ retention_days: 3650 })).status).toBe(200);
+    await expectVisible([1, 10]);
+    expect(await stored(tenant)).toBe(2);
   });
 });

@@ -15,8 +15,9 @@ describe("the service process", () => {
       OPENSEARCH_URL: inject("opensearchUrl"),
       AUDIT_JWT_SECRET: SECRET,
       PORT: String(port),
-      // The export tests own the job queue of the shared cluster.
+      // The export and retention tests own the job queue and the purge lease of the shared cluster.
       EXPORT_WORKER: "false",
+      RETENTION_PURGE: "false",
     });
     try {
       const res = await waitForStatus(`http://127.0.0.1:${port}/readyz`, 200, 60_000, svc.output);

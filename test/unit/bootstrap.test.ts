@@ -1,5 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { adaptPolicy, declaredDataStreams, loadAssets } from "../../src/opensearch/bootstrap.ts";
+import {
+  adaptPolicy,
+  coldAfterDays,
+  declaredDataStreams,
+  loadAssets,
+} from "../../src/opensearch/bootstrap.ts";
 
 describe("shipped assets", async () => {
   const assets = await loadAssets();
@@ -66,5 +71,30 @@ describe("declaredDataStreams", () => {
   it("takes exact patterns of data stream templates only", () => {
     expect(declaredDataStreams({ index_patterns: ["a", "b*"], data_stream: {} })).toEqual(["a"]);
     expect(declaredDataStreams({ index_patterns: ["a"] })).toEqual([]);
+  });
+});
+
+describe("lifecycle thresholds", () => {
+  it("come from config into the policy; delete stays at the longest retention", async () => {
+    const tiny = {
+      rolloverAge: "1m",
+      rolloverSize: "1mb",
+      warmAfter: "2m",
+      warmReplicas: 0,
+      coldAfterDays: 1,
+    };
+    const assets = await loadAssets(undefined, tiny);
+    const states = (assets.policies[0] as any).body.policy.states;
+    const byName = Object.fromEntries(states.map((s: any) => [s.name, s]));
+    expect(byName.hot.actions[0].rollover).toEqual({ min_index_age: "1m", min_primary_shard_size: "1mb" });
+    expect(byName.hot.transitions[0]).toEqual({ state_name: "warm", conditions: { min_index_age: "2m" } });
+    expect(byName.warm.actions).toContainEqual({ replica_count: { number_of_replicas: 0 } });
+    expect(byName.warm.transitions[0]).toEqual({ state_name: "cold", conditions: { min_index_age: "1d" } });
+    expect(byName.cold.transitions[0]).toEqual({
+      state_name: "delete",
+      conditions: { min_index_age: "3650d" },
+    });
+    expect(coldAfterDays(assets.policies)).toBe(1);
+    expect(coldAfterDays((await loadAssets()).policies)).toBe(90);
   });
 });
