@@ -58,6 +58,13 @@ const purger = config.retention.purge
       intervalMs: config.retention.purgeIntervalMs,
       requestsPerSecond: config.retention.purgeRequestsPerSecond,
       purged: metrics.purged,
+      // Without ISM the service rolls over and moves indices to the cold tier itself.
+      lifecycle: () => {
+        const r = readiness.result;
+        if (!r || r.lifecycle.mode === "ism") return undefined;
+        const { rolloverAge, rolloverSize, coldAfterDays } = config.lifecycle;
+        return { rolloverAge, rolloverSize, coldAfterMs: coldAfterDays * 86_400_000, coldTier: r.coldTier };
+      },
     })
   : undefined;
 

@@ -3,10 +3,13 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, inject, it } from "vitest";
+import { runLifecycle } from "../../src/features/retention/retention.lifecycle.ts";
 import { bootstrap, loadAssets } from "../../src/opensearch/bootstrap.ts";
 import { provisionOpenSearch } from "../../src/opensearch/distribution.ts";
 import { findJdk } from "../../src/opensearch/jdk.ts";
 import { startLocalCluster } from "../../src/opensearch/local-cluster.ts";
+import { ingestAs, json, testApp, tokenFor } from "../support/app.ts";
+import { event, newTenant } from "../support/events.ts";
 import { testClient } from "../support/opensearch.ts";
 import { alive } from "../support/process.ts";
 
@@ -31,7 +34,7 @@ describe("provisioning", () => {
 });
 
 describe("a two-node cluster", () => {
-  it("runs a hot and a cold node, which the bootstrap recognises as a cold tier, and stops both", async () => {
+  it("runs a hot and a cold node, which the bootstrap recognises as a cold tier; old indices move to the cold node; stops both", async () => {
     const dataDir = await mkdtemp(path.join(tmpdir(), "two-node-"));
     const cluster = await startLocalCluster({
       version: inject("opensearchVersion"),
@@ -55,6 +58,47 @@ describe("a two-node cluster", () => {
       expect(result.coldTier).toBe(true);
       const health = await client.cluster.health({});
       expect(health.body.number_of_nodes).toBe(2);
+
+      // Without ISM (as here) the service's own lifecycle pass rolls over and moves old indices cold.
+      const api = testApp(cluster.url);
+      const tenant = newTenant("tiers");
+      await ingestAs(
+        api,
+        tenant,
+        Array.from({ length: 20 }, () => event()),
+      );
+      await new Promise((r) => setTimeout(r, 1500));
+      const step = await runLifecycle(
+        client,
+        { rolloverAge: "1s", rolloverSize: "50gb", coldAfterMs: 1, coldTier: true },
+        new Date(),
+      );
+      expect(step.rolledOver).toBe(true);
+      expect(step.movedToCold).toHaveLength(1);
+      const old = step.movedToCold[0] as string;
+      const primaryNode = async (index: string) => {
+        const shards = await client.cat.shards({ index, format: "json", h: ["prirep", "state", "node"] });
+        return (shards.body as { prirep: string; state: string; node: string }[]).find(
+          (s) => s.prirep === "p" && s.state === "STARTED",
+        )?.node;
+      };
+      const deadline = Date.now() + 60_000;
+      while ((await primaryNode(old)) !== "node-cold" && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 500));
+      expect(await primaryNode(old)).toBe("node-cold");
+      // A second pass changes nothing: below the thresholds, and the old index is cold already.
+      const again = await runLifecycle(
+        client,
+        { rolloverAge: "1d", rolloverSize: "50gb", coldAfterMs: 1, coldTier: true },
+        new Date(),
+      );
+      expect(again).toEqual({ rolledOver: false, movedToCold: [] });
+      // Every event is still there, across the hot write index and the cold one.
+      const logs = await api.app.request("/v1/audit/logs?limit=100", {
+        headers: { Authorization: `Bearer ${await tokenFor(tenant, "audit:read")}` },
+      });
+      expect((await json(logs)).entries).toHaveLength(20);
+      await api.client.close();
     } finally {
       await client.close();
       await cluster.stop();

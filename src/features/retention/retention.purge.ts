@@ -13,7 +13,9 @@ import { isoMicros } from "../../events/time.ts";
 import type { Logger } from "../../logger.ts";
 import { AUDIT_STREAM, TENANTS_INDEX } from "../../opensearch/names.ts";
 import type { Clause } from "../../opensearch/tenant-scope.ts";
+import { type LifecycleOptions, type LifecycleStep, runLifecycle } from "./retention.lifecycle.ts";
 import { customRetentions, expiredFor, expiredForDefault } from "./retention.query.ts";
+
 import { cutoff, DEFAULT_RETENTION_DAYS } from "./retention.service.ts";
 
 export const PURGE_LEASE_ID = "purge-lease";
@@ -27,12 +29,16 @@ export interface PurgeDeps {
   now?: () => Date;
   /** Events deleted, for /metrics. */
   purged?: Counter;
+  /** Without ISM: the thresholds for the service's own lifecycle pass (undefined: ISM does it). */
+  lifecycle?: () => LifecycleOptions | undefined;
 }
 
 export interface PurgeResult {
   /** false when another replica holds this period's lease. */
   ran: boolean;
   deleted: { tenant: string; deleted: number }[];
+  /** The lifecycle pass, when the service runs it (no ISM). */
+  lifecycle?: LifecycleStep;
 }
 
 const status = (err: unknown) => (err as { meta?: { statusCode?: number } }).meta?.statusCode;
@@ -94,7 +100,12 @@ export class Purger {
     const total = deleted.reduce((s, d) => s + d.deleted, 0);
     this.#deps.purged?.inc(total);
     log.info({ deleted: deleted.filter((d) => d.deleted > 0), total }, "retention purge done");
-    return { ran: true, deleted };
+    const lifecycleOptions = this.#deps.lifecycle?.();
+    if (!lifecycleOptions) return { ran: true, deleted };
+    const lifecycle = await runLifecycle(client, lifecycleOptions, now);
+    if (lifecycle.rolledOver || lifecycle.movedToCold.length > 0)
+      log.info(lifecycle, "lifecycle pass (no ISM on this cluster)");
+    return { ran: true, deleted, lifecycle };
   }
 
   async #deleteByQuery(body: Clause): Promise<number> {
