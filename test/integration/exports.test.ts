@@ -281,6 +281,37 @@ describe("cancel", () => {
   });
 });
 
+describe("retention", () => {
+  it("an export leaves out what the tenant's retention hides", async () => {
+    const setRetention = async (days: number) =>
+      harness.app.request("/v1/audit/retention", {
+        method: "PUT",
+        headers: {
+          Authorization: `Bearer ${await tokenFor(tenant, "audit:admin")}`,
+          "Content-Type": "application/json",
+        },
+        body: JSON.stringify({ retention_days: days }),
+      });
+    // The fixture spans October 2026: a retention reaching back to mid-October hides part of it.
+    const days = Math.ceil((Date.now() - Date.parse("2026-10-15T00:00:00Z")) / 86_400_000);
+    expect((await setRetention(days)).status).toBe(200);
+    try {
+      const want = await expected("from=2000-01-01T00:00:00Z");
+      expect(want.length).toBeGreaterThan(0);
+      expect(want.length).toBeLessThan(fixture.length);
+      const { export_id } = await json(await post({ destination: stores.destination("s3", "retention/") }));
+      const done = await finished(export_id);
+      expect(done.status).toBe("completed");
+      const lines = (await downloaded("s3", "retention/", done.manifest)).flatMap((p) =>
+        p.split("\n").filter(Boolean),
+      );
+      expect(lines.map((l) => JSON.parse(l))).toEqual(want);
+    } finally {
+      expect((await setRetention(2557)).status).toBe(200);
+    }
+  });
+});
+
 describe("tenancy, scopes and bad requests", () => {
   it("another tenant's export is a 404 and is not listed", async () => {
     const { export_id } = await json(await post({ destination: stores.destination("s3", "mine/") }));

@@ -54,7 +54,12 @@ async function visible(t = read): Promise<Record<string, string[] | number>> {
   const series = await json(
     await get("/v1/audit/summary/series?group_by=identity_id&from=2000-01-01T00:00:00Z&interval=1M", t),
   );
+  const anomalies = await json(
+    await get("/v1/audit/anomalies?from=now-60d&to=now&group_by=identity_id&baseline=P120D&min_count=1", t),
+  );
   return {
+    anomaly_observed:
+      anomalies.anomalies.find((a: { key: string; observed: number }) => a.key === "user:ana")?.observed ?? 0,
     logs: await ids("/v1/audit/logs?limit=100"),
     secret: await ids("/v1/audit/secrets/prod/db/password"),
     identity: await ids("/v1/audit/identities/user:ana"),
@@ -70,6 +75,7 @@ async function visible(t = read): Promise<Record<string, string[] | number>> {
 const expectVisible = async (ages: number[], t = read) => {
   const ids = ages.map((d) => `age-${d}`).sort();
   expect(await visible(t)).toEqual({
+    anomaly_observed: ages.filter((d) => d < 60).length, // the anomaly window is the last 60 days
     logs: ids,
     secret: ids,
     identity: ids,
