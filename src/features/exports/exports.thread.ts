@@ -17,9 +17,7 @@ export interface ExportThreadData {
   exports: Config["exports"];
 }
 
-export type ThreadMessage =
-  | { type: "finished"; outcome: "completed" | "failed" | "cancelled" }
-  | { type: "stopped" };
+export type ThreadMessage = { type: "finished"; outcome: "completed" | "failed" | "cancelled" };
 
 /** Young generation and old generation limits of the export thread (MB). */
 export const EXPORT_THREAD_LIMITS = { maxYoungGenerationSizeMb: 12, maxOldGenerationSizeMb: 256 };

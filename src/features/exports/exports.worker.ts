@@ -79,6 +79,11 @@ export class ExportWorker {
       if (this.#running.has(hit._id)) continue;
       const handle = await this.#claim(hit._id);
       if (!handle) continue;
+      if (this.#stopped) {
+        // Stopped while claiming: hand the job straight back.
+        await handle.write({ lease: { owner: null, expires_at: isoMicros(this.#now()) } }).catch(() => {});
+        break;
+      }
       const abort = new AbortController();
       const done = this.#run(handle, abort.signal).finally(() => this.#running.delete(handle.id));
       this.#running.set(handle.id, { abort, done });
