@@ -212,6 +212,40 @@ describe("an export to each destination", () => {
   );
 });
 
+describe("edges", () => {
+  it("nothing matching: completed, no parts, a manifest that says 0", async () => {
+    const { export_id } = await json(
+      await post({
+        filters: { from: "2001-01-01T00:00:00Z", to: "2001-01-02T00:00:00Z" },
+        destination: stores.destination("azure_blob", "empty/"),
+      }),
+    );
+    const done = await finished(export_id);
+    expect(done.status).toBe("completed");
+    expect(done.manifest).toMatchObject({ files: [], total_records: 0 });
+    expect(done.progress).toEqual({ records: 0, estimated_total: 0 });
+    expect(await downloaded("azure_blob", "empty/", done.manifest)).toEqual([]);
+  });
+
+  it("a count that is a multiple of max_file_records leaves no empty last part", async () => {
+    const want = await expected("from=2026-10-01T00:00:00Z&to=2026-10-02T00:00:00Z");
+    expect(want.length).toBeGreaterThan(1);
+    const { export_id } = await json(
+      await post({
+        filters: { from: "2026-10-01T00:00:00Z", to: "2026-10-02T00:00:00Z" },
+        destination: stores.destination("gcs", "exact/"),
+        max_file_records: want.length,
+      }),
+    );
+    const done = await finished(export_id);
+    expect(done.manifest.files.map((f: any) => f.records)).toEqual([want.length]);
+    const lines = (await downloaded("gcs", "exact/", done.manifest)).flatMap((p) =>
+      p.split("\n").filter(Boolean),
+    );
+    expect(lines.map((l) => JSON.parse(l))).toEqual(want);
+  });
+});
+
 describe("the snapshot", () => {
   it("holds what matched when the export started, not what is ingested meanwhile", async () => {
     const prefix = "snapshot/";
