@@ -21,7 +21,7 @@ import type { AppEnv } from "./http/env.ts";
 import { createMetrics, type Metrics } from "./http/metrics.ts";
 import { accessLog, errorHandler, limitBody, notFound, sendProblem, wrongMethod } from "./http/middleware.ts";
 import { mountOpenApi } from "./http/openapi.ts";
-import { problem } from "./http/problem.ts";
+import { fieldErrors, problem } from "./http/problem.ts";
 import type { Logger } from "./logger.ts";
 import type { Readiness } from "./opensearch/readiness.ts";
 
@@ -46,11 +46,7 @@ export function createApp(deps: AppDeps) {
     // Validation failures become a 400 problem naming every offending field.
     defaultHook: (result, c) => {
       if (result.success) return;
-      const errors = result.error.issues.map((i) => ({
-        field: i.path.join(".") || "body",
-        message: i.message,
-      }));
-      return sendProblem(c, problem(400, "the request is invalid", errors));
+      return sendProblem(c, problem(400, "the request is invalid", fieldErrors(result.error.issues)));
     },
   });
 

@@ -6,6 +6,7 @@
  * that took over an expired lease); the handle rereads it and says which.
  */
 import type { Client } from "@opensearch-project/opensearch";
+import { statusOf } from "../../opensearch/errors.ts";
 import { EXPORT_JOBS_INDEX } from "../../opensearch/names.ts";
 import type { EventPosition } from "../query/query.query.ts";
 import type {
@@ -82,8 +83,6 @@ interface Versioned {
   _primary_term: number;
 }
 
-const isConflict = (err: unknown) => (err as { meta?: { statusCode?: number } }).meta?.statusCode === 409;
-
 /** A claimed job: its last known version, and serialized conditional writes. */
 export class JobHandle {
   readonly id: string;
@@ -126,7 +125,7 @@ export class JobHandle {
         this.doc = { ...this.doc, ...patch };
         return;
       } catch (err) {
-        if (!isConflict(err) || attempt >= 3) throw err;
+        if (statusOf(err) !== 409 || attempt >= 3) throw err;
         const current = await this.#client.get({ index: EXPORT_JOBS_INDEX, id: this.id });
         const doc = current.body._source as unknown as JobDoc;
         this.#version = current.body as unknown as Versioned;

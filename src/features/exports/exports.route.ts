@@ -6,6 +6,7 @@
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Client } from "@opensearch-project/opensearch";
 import { requireScope, type Verify } from "../../http/auth.ts";
+import { readJson, validBody } from "../../http/body.ts";
 import type { Cursors } from "../../http/cursor.ts";
 import type { AppEnv } from "../../http/env.ts";
 import { problemResponse } from "../../http/openapi.ts";
@@ -138,23 +139,12 @@ export function registerExports(app: OpenAPIHono<AppEnv>, deps: ExportsDeps): vo
     app.openAPIRegistry.registerPath(r);
 
   app.post(createExportRoute.path, guard, async (c) => {
-    const type = (c.req.header("Content-Type") ?? "").split(";")[0]?.trim().toLowerCase();
-    if (type !== "application/json")
-      throw new ProblemError(415, "send the export request as application/json");
-    const raw = await c.req.json().catch(() => {
-      throw new ProblemError(400, "the body is not valid JSON", {
-        errors: [{ field: "body", message: "is not valid JSON" }],
-      });
-    });
+    const raw = await readJson(c, "the export request");
     const inline = inlineCredentials(raw);
     if (inline.length > 0)
       throw new ProblemError(400, "inline credentials are not accepted", { errors: inline });
-    const parsed = CreateExportSchema.safeParse(raw);
-    if (!parsed.success)
-      throw new ProblemError(400, "the export request is invalid", {
-        errors: parsed.error.issues.map((i) => ({ field: i.path.join(".") || "body", message: i.message })),
-      });
-    const job = await createExport(deps.client, c.var.principal, parsed.data, {
+    const request = validBody(CreateExportSchema, raw, "the export request");
+    const job = await createExport(deps.client, c.var.principal, request, {
       now: deps.now(),
       allowlist: deps.endpointAllowlist,
     });

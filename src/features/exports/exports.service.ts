@@ -8,6 +8,7 @@ import { monotonicFactory } from "ulid";
 import { isoMicros } from "../../events/time.ts";
 import type { Principal } from "../../http/env.ts";
 import { type FieldError, ProblemError } from "../../http/problem.ts";
+import { statusOf } from "../../opensearch/errors.ts";
 import { EXPORT_JOBS_INDEX } from "../../opensearch/names.ts";
 import { scopedId } from "../../opensearch/tenant-scope.ts";
 import { endpointRefusal } from "./exports.endpoints.ts";
@@ -17,9 +18,6 @@ import type { CreateExport, ExportStatus } from "./exports.schema.ts";
 
 const newUlid = monotonicFactory();
 export const EXPORT_ID = /^exp_[0-9A-HJKMNP-TV-Z]{26}$/;
-
-const isStatus = (err: unknown, status: number) =>
-  (err as { meta?: { statusCode?: number } }).meta?.statusCode === status;
 
 /** Checks the request beyond its shape (filters, endpoint) and stores a pending job. */
 export async function createExport(
@@ -87,7 +85,7 @@ async function load(
     if (doc.scaivault.tenant !== tenant) return undefined;
     return { doc, seq: res.body._seq_no as number, term: res.body._primary_term as number };
   } catch (err) {
-    if (isStatus(err, 404)) return undefined;
+    if (statusOf(err) === 404) return undefined;
     throw err;
   }
 }
@@ -146,7 +144,7 @@ export async function cancelExport(client: Client, tenant: string, id: string, n
       });
       return { ...found.doc, ...patch };
     } catch (err) {
-      if (!isStatus(err, 409)) throw err; // a worker wrote progress meanwhile: read again
+      if (statusOf(err) !== 409) throw err; // a worker wrote progress meanwhile: read again
     }
   }
   throw new ProblemError(503, "the export is being updated too often to cancel right now; retry", {

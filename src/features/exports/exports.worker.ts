@@ -10,6 +10,7 @@ import type { Client } from "@opensearch-project/opensearch";
 import type { ExportSettings } from "../../config.ts";
 import { isoMicros } from "../../events/time.ts";
 import type { Logger } from "../../logger.ts";
+import { statusOf } from "../../opensearch/errors.ts";
 import { EXPORT_JOBS_INDEX } from "../../opensearch/names.ts";
 import { tenantScope } from "../retention/retention.service.ts";
 import { ExportFailure } from "./exports.errors.ts";
@@ -81,7 +82,7 @@ export class ExportWorker {
       if (!handle) continue;
       if (this.#stopped) {
         // Stopped while claiming: hand the job straight back.
-        await handle.write({ lease: { owner: null, expires_at: isoMicros(this.#now()) } }).catch(() => {});
+        await this.#release(handle);
         break;
       }
       const abort = new AbortController();
@@ -124,9 +125,14 @@ export class ExportWorker {
       return handle;
     } catch (err) {
       // Someone else claimed or cancelled it first: not ours.
-      if (err instanceof JobCancelled || err instanceof LeaseLost || isConflict(err)) return undefined;
+      if (err instanceof JobCancelled || err instanceof LeaseLost || statusOf(err) === 409) return undefined;
       throw err;
     }
+  }
+
+  /** Expires the lease now (keeping checkpoint and snapshot), so any worker resumes the job at once. */
+  async #release(handle: JobHandle): Promise<void> {
+    await handle.write({ lease: { owner: null, expires_at: isoMicros(this.#now()) } }).catch(() => {});
   }
 
   #leaseEnd(): string {
@@ -186,7 +192,7 @@ export class ExportWorker {
         client,
         tenant,
         exportId: job.export_id,
-        since: (await tenantScope(client, tenant, this.#now())).since as string,
+        since: (await tenantScope(client, tenant, this.#now())).since,
         request: job.request,
         filters,
         store,
@@ -243,7 +249,7 @@ export class ExportWorker {
     const job = handle.doc;
     if (err instanceof ShuttingDown) {
       // Keep the snapshot and checkpoint; expire the lease now so the next worker resumes at once.
-      await handle.write({ lease: { owner: null, expires_at: isoMicros(this.#now()) } }).catch(() => {});
+      await this.#release(handle);
       ctx.log.info("export interrupted by shutdown; it resumes on the next worker");
       return;
     }
@@ -280,7 +286,7 @@ export class ExportWorker {
         { err: (err as Error).message, attempt: job.attempts },
         "export attempt failed; it will be retried",
       );
-      await handle.write({ lease: { owner: null, expires_at: isoMicros(this.#now()) } }).catch(() => {});
+      await this.#release(handle);
       return;
     }
     failure ??= new ExportFailure("internal", "the export failed repeatedly; start a new export");
@@ -292,8 +298,6 @@ export class ExportWorker {
     this.#deps.finished?.("failed");
   }
 }
-
-const isConflict = (err: unknown) => (err as { meta?: { statusCode?: number } }).meta?.statusCode === 409;
 
 /** Errors from the storage SDKs (they carry the provider's HTTP status), not from OpenSearch. */
 function isStoreError(err: unknown): boolean {

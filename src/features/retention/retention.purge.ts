@@ -11,11 +11,11 @@ import type { Client } from "@opensearch-project/opensearch";
 import type { Counter } from "prom-client";
 import { isoMicros } from "../../events/time.ts";
 import type { Logger } from "../../logger.ts";
+import { statusOf } from "../../opensearch/errors.ts";
 import { AUDIT_STREAM, TENANTS_INDEX } from "../../opensearch/names.ts";
 import type { Clause } from "../../opensearch/tenant-scope.ts";
 import { type LifecycleOptions, type LifecycleStep, runLifecycle } from "./retention.lifecycle.ts";
 import { customRetentions, expiredFor, expiredForDefault } from "./retention.query.ts";
-
 import { cutoff, DEFAULT_RETENTION_DAYS } from "./retention.service.ts";
 
 export const PURGE_LEASE_ID = "purge-lease";
@@ -40,8 +40,6 @@ export interface PurgeResult {
   /** The lifecycle pass, when the service runs it (no ISM). */
   lifecycle?: LifecycleStep;
 }
-
-const status = (err: unknown) => (err as { meta?: { statusCode?: number } }).meta?.statusCode;
 
 export class Purger {
   readonly id = `purger-${randomUUID()}`;
@@ -146,8 +144,8 @@ export class Purger {
       });
       return true;
     } catch (err) {
-      if (status(err) === 409) return false; // another replica took it first
-      if (status(err) !== 404) throw err;
+      if (statusOf(err) === 409) return false; // another replica took it first
+      if (statusOf(err) !== 404) throw err;
       try {
         await client.index({
           index: TENANTS_INDEX,
@@ -157,7 +155,7 @@ export class Purger {
         });
         return true;
       } catch (e) {
-        if (status(e) === 409) return false;
+        if (statusOf(e) === 409) return false;
         throw e;
       }
     }

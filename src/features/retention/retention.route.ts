@@ -7,6 +7,7 @@
 import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Client } from "@opensearch-project/opensearch";
 import { requireScope, type Verify } from "../../http/auth.ts";
+import { readJson, validBody } from "../../http/body.ts";
 import type { AppEnv } from "../../http/env.ts";
 import { problemResponse } from "../../http/openapi.ts";
 import { ProblemError } from "../../http/problem.ts";
@@ -112,26 +113,9 @@ export function registerRetention(app: OpenAPIHono<AppEnv>, deps: RetentionDeps)
   });
 
   app.put(putRoute.path, requireScope(deps.verify, "audit:admin"), async (c) => {
-    const type = (c.req.header("Content-Type") ?? "").split(";")[0]?.trim().toLowerCase();
-    if (type !== "application/json") throw new ProblemError(415, "send the retention as application/json");
-    const raw = await c.req.json().catch(() => {
-      throw new ProblemError(400, "the body is not valid JSON", {
-        errors: [{ field: "body", message: "is not valid JSON" }],
-      });
-    });
-    const parsed = PutRetentionSchema.safeParse(raw);
-    if (!parsed.success)
-      throw new ProblemError(400, "the retention is invalid", {
-        errors: parsed.error.issues.map((i) => ({ field: i.path.join(".") || "body", message: i.message })),
-      });
+    const body = validBody(PutRetentionSchema, await readJson(c, "the retention"), "the retention");
     const p = c.var.principal;
-    const saved = await saveRetention(
-      deps.client,
-      p.tenant,
-      parsed.data.retention_days,
-      p.subject,
-      deps.now(),
-    );
+    const saved = await saveRetention(deps.client, p.tenant, body.retention_days, p.subject, deps.now());
     return c.json({ retention_days: saved.retention_days, ...cluster(), updated_at: saved.updated_at }, 200);
   });
 }

@@ -6,6 +6,7 @@
  */
 import type { Client } from "@opensearch-project/opensearch";
 import { isoMicros } from "../../events/time.ts";
+import { statusOf } from "../../opensearch/errors.ts";
 import { TENANTS_INDEX } from "../../opensearch/names.ts";
 import { scopedId, type Tenant } from "../../opensearch/tenant-scope.ts";
 
@@ -29,7 +30,7 @@ export async function storedRetention(client: Client, tenant: string): Promise<R
     const res = await client.get({ index: TENANTS_INDEX, id: docId(tenant) });
     return res.body._source as unknown as RetentionDoc;
   } catch (err) {
-    if ((err as { meta?: { statusCode?: number } }).meta?.statusCode === 404) return undefined;
+    if (statusOf(err) === 404) return undefined;
     throw err;
   }
 }
@@ -57,7 +58,11 @@ export function cutoff(days: number, now: Date): string {
 }
 
 /** Resolves the verified tenant into what reads are scoped by: its id and its retention cut-off. */
-export async function tenantScope(client: Client, tenant: string, now: Date): Promise<Tenant> {
+export async function tenantScope(
+  client: Client,
+  tenant: string,
+  now: Date,
+): Promise<Tenant & { since: string }> {
   const days = (await storedRetention(client, tenant))?.retention_days ?? DEFAULT_RETENTION_DAYS;
   return { id: tenant, since: cutoff(days, now) };
 }
