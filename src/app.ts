@@ -13,6 +13,8 @@ import { opsRoutes } from "./features/ops/ops.route.ts";
 import { registerQuery } from "./features/query/query.route.ts";
 import { requireRead } from "./features/retention/retention.access.ts";
 import { registerRetention } from "./features/retention/retention.route.ts";
+import type { StreamHub } from "./features/stream/stream.hub.ts";
+import { registerStream } from "./features/stream/stream.route.ts";
 import { registerSummary } from "./features/summary/summary.route.ts";
 import { registerTrails } from "./features/trails/trails.route.ts";
 import type { Verify } from "./http/auth.ts";
@@ -34,6 +36,8 @@ export interface AppDeps {
   log: Logger;
   readiness: Readiness;
   verify: Verify;
+  /** The live tail's subscribers and feed (main closes it before the server on shutdown). */
+  hub: StreamHub;
   /** Shared with the export worker, which counts its jobs here (a fresh registry when omitted). */
   metrics?: Metrics;
   /** The clock (tests pass their own). */
@@ -80,6 +84,7 @@ export function createApp(deps: AppDeps) {
   registerQuery(app, query);
   registerTrails(app, query);
   registerSummary(app, query);
+  registerStream(app, { hub: deps.hub, read: query.read, now });
   registerRetention(app, { client: deps.client, verify: deps.verify, readiness: deps.readiness, now });
   registerExports(app, { ...query, endpointAllowlist: deps.config.exports.endpointAllowlist });
 

@@ -10,6 +10,7 @@ import { homedir } from "node:os";
 import path from "node:path";
 import { z } from "zod";
 import { parseAllowlist } from "./features/exports/exports.endpoints.ts";
+import type { StreamSettings } from "./features/stream/stream.hub.ts";
 import type { LifecycleThresholds } from "./opensearch/bootstrap.ts";
 
 /** Newest OpenSearch 3.x whose distribution zip the Maven registry serves here (see README). */
@@ -91,6 +92,17 @@ const schema = z
       )
       .default(2000),
 
+    STREAM_POLL_INTERVAL_MS: z.coerce.number().int().min(50).max(10_000).default(250),
+    STREAM_HEARTBEAT_MS: z.coerce.number().int().min(100).max(300_000).default(15_000),
+    STREAM_MAX_PER_TENANT: z.coerce.number().int().min(1).default(50),
+    STREAM_MAX_TOTAL: z.coerce.number().int().min(1).default(1000),
+    STREAM_CLIENT_BUFFER_BYTES: z.coerce
+      .number()
+      .int()
+      .min(16 * 1024)
+      .default(1024 * 1024),
+    STREAM_PAGE_SIZE: z.coerce.number().int().min(10).max(10_000).default(1000),
+    STREAM_CLOSE_GRACE_MS: z.coerce.number().int().min(0).max(60_000).default(5000),
     EXPORT_WORKER: bool.default(true),
     EXPORT_CONCURRENCY: z.coerce.number().int().min(1).max(16).default(2),
     EXPORT_POLL_INTERVAL_MS: z.coerce.number().int().min(100).default(2000),
@@ -178,6 +190,8 @@ export interface Config {
   /** HMAC key for page cursors: shared by every replica, so a cursor works on any of them. */
   readonly cursorKey: Buffer;
   readonly exports: ExportSettings;
+  /** The live tail (GET /v1/audit/stream). */
+  readonly stream: StreamSettings;
   /** Thresholds of the ISM lifecycle policy (ilm-policies/). */
   readonly lifecycle: LifecycleThresholds;
   readonly retention: {
@@ -302,6 +316,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       purge: e.RETENTION_PURGE,
       purgeIntervalMs: e.RETENTION_PURGE_INTERVAL_MS,
       purgeRequestsPerSecond: e.RETENTION_PURGE_RPS,
+    }),
+    stream: Object.freeze({
+      pollIntervalMs: e.STREAM_POLL_INTERVAL_MS,
+      heartbeatMs: e.STREAM_HEARTBEAT_MS,
+      maxPerTenant: e.STREAM_MAX_PER_TENANT,
+      maxTotal: e.STREAM_MAX_TOTAL,
+      clientBufferBytes: e.STREAM_CLIENT_BUFFER_BYTES,
+      pageSize: e.STREAM_PAGE_SIZE,
+      closeGraceMs: e.STREAM_CLOSE_GRACE_MS,
     }),
     exports: Object.freeze({
       worker: e.EXPORT_WORKER,

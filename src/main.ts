@@ -1,8 +1,8 @@
 /**
  * @module main
  * load config → start the embedded OpenSearch when no OPENSEARCH_URL is set → serve the API.
- * Export jobs run in a worker thread (EXPORT_WORKER). Ctrl-C (SIGINT) or SIGTERM stops the
- * server, then the export thread (its jobs are released for a quick resume), then the embedded node.
+ * Export jobs run in a worker thread (EXPORT_WORKER). Ctrl-C (SIGINT) or SIGTERM ends the live-tail
+ * streams (with a final message) and stops the server, then the export thread (its jobs are released for a quick resume), then the embedded node.
  */
 import { readFileSync } from "node:fs";
 import { serve } from "@hono/node-server";
@@ -10,7 +10,7 @@ import { createApp } from "./app.ts";
 import { loadConfigOrExit } from "./config.ts";
 import { type ExportThread, startExportThread } from "./features/exports/exports.thread.ts";
 import { Purger } from "./features/retention/retention.purge.ts";
-
+import { StreamHub } from "./features/stream/stream.hub.ts";
 import { createVerifier } from "./http/auth.ts";
 import { createMetrics } from "./http/metrics.ts";
 import { createLogger } from "./logger.ts";
@@ -85,7 +85,9 @@ void readiness.runUntilDone(client, assets, log, shutdown.signal).then(() => {
     );
 });
 
+const hub = new StreamHub({ client, log, settings: config.stream, metrics: metrics.stream });
 const app = createApp({
+  hub,
   config,
   client,
   log,
@@ -109,7 +111,10 @@ async function stop(signal: string) {
   stopping = true;
   log.info(`${signal}: shutting down`);
   shutdown.abort();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
+  // Live-tail streams never end by themselves: close them (with a final message) before the server.
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  await hub.close();
+  await closed;
   await exportThread?.stop();
   purger?.stop();
 

@@ -31,7 +31,12 @@ function principalOf(payload: JWTPayload): Principal {
   if (typeof tenant !== "string" || !TENANT_ID.test(tenant))
     throw unauthorized("the token has no valid tenant claim");
   if (typeof scope !== "string") throw unauthorized("the token has no scope claim");
-  return { subject: sub, tenant, scopes: new Set(scope.split(" ").filter(Boolean)) };
+  return {
+    subject: sub,
+    tenant,
+    scopes: new Set(scope.split(" ").filter(Boolean)),
+    ...(typeof payload.exp === "number" ? { expiresAt: payload.exp * 1000 } : {}),
+  };
 }
 
 export function createVerifier(

@@ -9,6 +9,8 @@ export interface Principal {
   subject: string;
   tenant: string;
   scopes: ReadonlySet<string>;
+  /** When the token expires (epoch ms), if it says: long-lived responses end then. */
+  expiresAt?: number;
 }
 
 export type AppEnv = {

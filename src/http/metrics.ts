@@ -4,7 +4,8 @@
  * path, which would put secret paths and identities into label values), plus process metrics.
  */
 import type { MiddlewareHandler } from "hono";
-import { Counter, collectDefaultMetrics, Histogram, Registry } from "prom-client";
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import type { StreamMetrics } from "../features/stream/stream.hub.ts";
 
 export interface Metrics {
   registry: Registry;
@@ -15,6 +16,8 @@ export interface Metrics {
   exportsFinished: Counter<"outcome">;
   /** Events the retention purge deleted on this replica. */
   purged: Counter;
+  /** The live tail on this replica. */
+  stream: StreamMetrics;
 }
 
 export function createMetrics(): Metrics {
@@ -58,5 +61,29 @@ export function createMetrics(): Metrics {
     help: "Audit events deleted by the retention purge on this replica",
     registers: [registry],
   });
-  return { registry, middleware, ingested, exportsFinished, purged };
+  const stream: StreamMetrics = {
+    subscribers: new Gauge({
+      name: "audit_stream_subscribers",
+      help: "Live-tail streams open on this replica",
+      registers: [registry],
+    }),
+    sent: new Counter({
+      name: "audit_stream_events_sent_total",
+      help: "Events queued to live-tail clients on this replica",
+      registers: [registry],
+    }),
+    ended: new Counter({
+      name: "audit_stream_ended_total",
+      help: "Live-tail streams this replica ended, by reason: shutdown, slow_client, unavailable",
+      labelNames: ["reason"] as const,
+      registers: [registry],
+    }),
+    lag: new Histogram({
+      name: "audit_stream_feed_lag_seconds",
+      help: "Time from an event's ingest stamp (event.ingested) to the live-tail feed reading it",
+      buckets: [0.1, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10, 30],
+      registers: [registry],
+    }),
+  };
+  return { registry, middleware, ingested, exportsFinished, purged, stream };
 }

@@ -36,3 +36,15 @@ export function scoped(tenant: Tenant, clauses: Clause[]): Clause {
     : [];
   return { bool: { filter: [{ term: { [TENANT_FIELD]: tenant.id } }, ...cutoff, ...clauses] } };
 }
+
+/**
+ * The in-memory twin of `scoped`, for documents read once for many readers (the live tail's
+ * shared feed, which reads every tenant's new events): the same tenant and not older than its
+ * cut-off. Canonical timestamps (fixed width, `Z`) compare as strings.
+ */
+export function inScope(
+  tenant: Tenant,
+  doc: { "@timestamp": string; scaivault: { tenant: string } },
+): boolean {
+  return doc.scaivault.tenant === tenant.id && (tenant.since === null || doc["@timestamp"] >= tenant.since);
+}

@@ -1,7 +1,9 @@
 import { Writable } from "node:stream";
 import { createApp } from "../../src/app.ts";
+import { StreamHub, type StreamSettings } from "../../src/features/stream/stream.hub.ts";
 import { createVerifier } from "../../src/http/auth.ts";
 import { mintToken } from "../../src/http/dev-token.ts";
+import { createMetrics } from "../../src/http/metrics.ts";
 import { createLogger } from "../../src/logger.ts";
 import { createOpenSearchClient } from "../../src/opensearch/client.ts";
 import { Readiness } from "../../src/opensearch/readiness.ts";
@@ -16,9 +18,25 @@ export const tokenFor = (
   sub = "user:tester@example.com",
 ) => mintToken(TEST_SECRET, { sub, tenant, scope });
 
+/** Live-tail settings for tests: quick polls and heartbeats, the service's other defaults. */
+export const TEST_STREAM: StreamSettings = {
+  pollIntervalMs: 100,
+  heartbeatMs: 15_000,
+  maxPerTenant: 50,
+  maxTotal: 1000,
+  clientBufferBytes: 1024 * 1024,
+  pageSize: 1000,
+  closeGraceMs: 2000,
+};
+
 export function testApp(
   url: string,
-  opts: { bodyLimitBytes?: number; now?: () => Date; endpointAllowlist?: string[] } = {},
+  opts: {
+    bodyLimitBytes?: number;
+    now?: () => Date;
+    endpointAllowlist?: string[];
+    stream?: Partial<StreamSettings>;
+  } = {},
 ) {
   const lines: string[] = [];
   const sink = new Writable({
@@ -30,7 +48,16 @@ export function testApp(
   const log = createLogger("info", sink);
   const client = createOpenSearchClient({ url });
   const readiness = new Readiness();
+  const metrics = createMetrics();
+  const hub = new StreamHub({
+    client,
+    log,
+    settings: { ...TEST_STREAM, ...opts.stream },
+    metrics: metrics.stream,
+  });
   const app = createApp({
+    hub,
+    metrics,
     config: {
       bodyLimitBytes: opts.bodyLimitBytes ?? 10 * 1024 * 1024,
       cursorKey: Buffer.from(TEST_SECRET),
@@ -43,7 +70,7 @@ export function testApp(
     verify: createVerifier({ jwtSecret: TEST_SECRET }),
     ...(opts.now ? { now: opts.now } : {}),
   });
-  return { app, client, readiness, lines };
+  return { app, client, readiness, lines, hub, metrics };
 }
 
 /** A loopback URL where nothing listens (port 9 is discard, never bound here). */

@@ -1,0 +1,94 @@
+/**
+ * @module features/stream/store
+ * What the live tail reads from OpenSearch: the backing indices' progress (sequence-number
+ * checkpoints per shard), a refresh, and one shard's operations in a range.
+ */
+import type { Client } from "@opensearch-project/opensearch";
+import type { AuditDocument } from "../../events/event.mapping.ts";
+import { AUDIT_STREAM } from "../../opensearch/names.ts";
+import type { Clause } from "../../opensearch/tenant-scope.ts";
+import { generationOf } from "./stream.position.ts";
+import type { SeqRange } from "./stream.query.ts";
+
+export interface ShardProgress {
+  /** Every operation up to here is done on every in-sync copy (the global checkpoint). */
+  checkpoint: number;
+  /** The highest sequence number assigned so far. */
+  max: number;
+}
+
+export interface BackingIndex {
+  name: string;
+  gen: number;
+  shards: ShardProgress[];
+}
+
+export interface StoredHit {
+  _seq_no: number;
+  _source: AuditDocument;
+}
+
+type ShardStats = {
+  routing: { primary: boolean };
+  seq_no: { max_seq_no: number; global_checkpoint: number };
+};
+
+/** The data stream's backing indices, oldest first (the last is the write index), in one request. */
+export async function storeProgress(client: Client): Promise<BackingIndex[]> {
+  const res = await client.indices.stats({
+    index: AUDIT_STREAM,
+    level: "shards",
+    filter_path: ["indices.*.shards.*.routing.primary", "indices.*.shards.*.seq_no"],
+  });
+  const indices = (res.body as { indices?: Record<string, { shards: Record<string, ShardStats[]> }> })
+    .indices;
+  return Object.entries(indices ?? {})
+    .map(([name, { shards }]) => {
+      const count = Object.keys(shards).length;
+      return {
+        name,
+        gen: generationOf(name),
+        shards: Array.from({ length: count }, (_, i) => {
+          const primary = shards[String(i)]?.find((copy) => copy.routing.primary);
+          // A shard without a started primary has nothing final to offer yet.
+          return primary
+            ? { checkpoint: primary.seq_no.global_checkpoint, max: primary.seq_no.max_seq_no }
+            : { checkpoint: -1, max: -1 };
+        }),
+      };
+    })
+    .sort((a, b) => a.gen - b.gen);
+}
+
+/** Makes every operation done so far searchable (they are, at the latest, after refresh_interval). */
+export async function refresh(client: Client, index: string): Promise<void> {
+  await client.indices.refresh({ index });
+}
+
+/** One page of one shard's operations, in store order. */
+async function readShard(client: Client, index: string, shard: number, body: Clause): Promise<StoredHit[]> {
+  const res = await client.search({
+    index,
+    preference: `_shards:${shard}`,
+    body: body as never,
+    filter_path: ["hits.hits._seq_no", "hits.hits._source"],
+  });
+  return ((res.body as { hits?: { hits?: StoredHit[] } }).hits?.hits ?? []) as StoredHit[];
+}
+
+/** Pages through one shard's operations in `range`, oldest first. */
+export async function* readRange(
+  client: Client,
+  index: string,
+  shard: number,
+  range: SeqRange,
+  build: (range: SeqRange) => Clause,
+  pageSize: number,
+): AsyncGenerator<StoredHit[]> {
+  for (let from = range.from; from <= range.to; ) {
+    const hits = await readShard(client, index, shard, build({ from, to: range.to }));
+    if (hits.length > 0) yield hits;
+    if (hits.length < pageSize) return;
+    from = (hits.at(-1) as StoredHit)._seq_no + 1;
+  }
+}
