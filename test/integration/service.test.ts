@@ -2,14 +2,16 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, inject, it } from "vitest";
+import { mintToken } from "../../src/http/dev-token.ts";
 import { freePort } from "../../src/opensearch/local-cluster.ts";
 import { json } from "../support/app.ts";
 import { alive, exitOf, startService, waitForStatus } from "../support/process.ts";
+import { openStream } from "../support/sse.ts";
 
 const SECRET = "t".repeat(40);
 
 describe("the service process", () => {
-  it("with OPENSEARCH_URL: starts nothing else, becomes ready, and exits cleanly on SIGTERM", async () => {
+  it("with OPENSEARCH_URL: starts nothing else, becomes ready, and on SIGTERM ends live tails with a final message and exits cleanly", async () => {
     const port = await freePort();
     const svc = startService({
       OPENSEARCH_URL: inject("opensearchUrl"),
@@ -23,6 +25,14 @@ describe("the service process", () => {
       const res = await waitForStatus(`http://127.0.0.1:${port}/readyz`, 200, 60_000, svc.output);
       expect((await json(res)).checks).toMatchObject({ opensearch: "up", bootstrap: "done" });
       expect(svc.output()).not.toContain("starting the embedded OpenSearch");
+      const token = await mintToken(SECRET, { sub: "user:oncall", tenant: "svc", scope: "audit:read" });
+      const { res: opened, stream } = await openStream(`http://127.0.0.1:${port}`, token);
+      expect(opened.status).toBe(200);
+      await stream?.until(() => stream.lastEventId !== "");
+      svc.child.kill("SIGTERM");
+      await stream?.ended;
+      expect(stream?.messages.at(-1)).toMatchObject({ event: "end" });
+      expect(JSON.parse(stream?.messages.at(-1)?.data as string)).toMatchObject({ reason: "shutdown" });
     } finally {
       svc.child.kill("SIGTERM");
     }

@@ -1,7 +1,7 @@
 import { errors } from "@opensearch-project/opensearch";
 import { describe, expect, it } from "vitest";
 import { ProblemError, toProblem } from "../../src/http/problem.ts";
-import { DEAD_OPENSEARCH, json, testApp } from "../support/app.ts";
+import { DEAD_OPENSEARCH, json, testApp, tokenFor } from "../support/app.ts";
 
 describe("toProblem", () => {
   it("keeps a ProblemError's status, detail, fields and headers", () => {
@@ -132,11 +132,29 @@ describe("HTTP basics", () => {
     });
   });
 
+  it("answers a live tail without OpenSearch with 503 and Retry-After, not a stream", async () => {
+    const { app } = testApp(DEAD_OPENSEARCH);
+    const res = await app.request("/v1/audit/stream", {
+      headers: { Authorization: `Bearer ${await tokenFor("acme", "audit:read")}` },
+    });
+    expect(res.status).toBe(503);
+    expect(res.headers.get("content-type")).toContain("application/problem+json");
+    expect(res.headers.get("retry-after")).toMatch(/^\d+$/);
+  });
+
   it("serves its OpenAPI 3.1 document and a docs page", async () => {
     const { app } = testApp(DEAD_OPENSEARCH);
     const doc = await json(await app.request("/openapi.json"));
     expect(doc.openapi).toBe("3.1.0");
-    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(["/healthz", "/readyz", "/metrics"]));
+    expect(Object.keys(doc.paths)).toEqual(
+      expect.arrayContaining(["/healthz", "/readyz", "/metrics", "/v1/audit/stream"]),
+    );
+    const tail = doc.paths["/v1/audit/stream"].get;
+    expect(Object.keys(tail.responses["200"].content)).toEqual(["text/event-stream"]);
+    expect(tail.responses["429"]).toBeDefined();
+    expect(tail.parameters.map((p: { name: string }) => p.name)).toEqual(
+      expect.arrayContaining(["action", "path_prefix", "q", "last_event_id", "last-event-id"]),
+    );
     expect(doc.components.schemas.Readiness).toBeDefined();
     const docs = await app.request("/docs");
     expect(docs.status).toBe(200);

@@ -1,10 +1,10 @@
 /**
  * @module features/stream/hub
  * The live tail of one replica: its subscribers, and one feed shared by all of them. While anyone
- * is subscribed, the feed reads what OpenSearch stored since its last look — every tenant's new
- * events, one request per shard per poll, whatever the number of subscribers — and hands each
- * event to the subscribers of its tenant whose filters it matches. Events written through any
- * replica are found, because the feed reads the store, not this replica's ingest.
+ * is subscribed, the feed reads what OpenSearch stored since its last look — the new events of
+ * every tenant subscribed here, one search per shard per poll, whatever the number of subscribers —
+ * and hands each event to the subscribers of its tenant whose filters it matches. Events written
+ * through any replica are found, because the feed reads the store, not this replica's ingest.
  *
  * A client that resumes (Last-Event-ID) behind the feed first catches up with its own filtered
  * reads up to the feed's position, then joins the feed in the same synchronous step, so nothing
@@ -164,7 +164,8 @@ export class StreamHub {
 
   /** A position must lie within what the store holds: a made-up one would wait forever. */
   async #checkReachable(p: Position): Promise<void> {
-    const indices = await storeProgress(this.#client);
+    // Its index and the next, or every index when neither exists: the last is at least as new as p's.
+    const indices = await storeProgress(this.#client, p.gen);
     const write = indices.at(-1);
     const at = indices.find((i) => i.gen === p.gen);
     const beyond =
@@ -221,7 +222,7 @@ export class StreamHub {
 
   /** One look at the store: everything final since the head, index by index, shard by shard. */
   async #tick(tenants: ReadonlySet<string>): Promise<void> {
-    const indices = await storeProgress(this.#client);
+    const indices = await storeProgress(this.#client, this.#head?.gen);
     for (const index of indices) {
       const head = this.#head;
       if (!head || index.gen < head.gen) continue;
@@ -307,7 +308,7 @@ export class StreamHub {
           await inFlight.done;
           continue;
         }
-        const indices = await storeProgress(this.#client);
+        const indices = await storeProgress(this.#client, sub.pos.gen);
         // The client's index, or the next one if retention deleted it.
         const index = indices.find((i) => i.gen >= sub.pos.gen && i.gen <= head.gen);
         if (!index) {
@@ -347,9 +348,12 @@ export class StreamHub {
             (s, i) => s.max === s.checkpoint && (sub.pos.seq[i] ?? 0) > s.max,
           );
           const next = indices.find((i) => i.gen > index.gen);
-          if (complete && next) sub.pos = { gen: next.gen, seq: next.shards.map(() => 0) };
+          if (complete)
+            sub.pos = next
+              ? { gen: next.gen, seq: next.shards.map(() => 0) }
+              : { gen: index.gen + 1, seq: [] };
           // Writes still in flight to an index that was just rolled over: look again shortly.
-          else if (!complete) await sleep(pollIntervalMs);
+          else await sleep(pollIntervalMs);
         }
         sub.checkpoint();
       }

@@ -33,13 +33,36 @@ type ShardStats = {
   seq_no: { max_seq_no: number; global_checkpoint: number };
 };
 
-/** The data stream's backing indices, oldest first (the last is the write index), in one request. */
-export async function storeProgress(client: Client): Promise<BackingIndex[]> {
-  const res = await client.indices.stats({
-    index: AUDIT_STREAM,
-    level: "shards",
-    filter_path: ["indices.*.shards.*.routing.primary", "indices.*.shards.*.seq_no"],
-  });
+/** A backing index's name: rollover always adds one to the generation. */
+const backingIndex = (gen: number) => `.ds-${AUDIT_STREAM}-${String(gen).padStart(6, "0")}`;
+
+/**
+ * Backing indices, oldest first, with each shard's progress. From a generation on, only that one
+ * and the next are asked for (years of daily indices would make every poll heavy): the last one
+ * returned is then the write index unless a newer one exists, which the next look finds. Without a
+ * generation, or when neither exists any more (retention), every backing index is listed; the last
+ * one is then the write index.
+ */
+export async function storeProgress(client: Client, fromGen?: number): Promise<BackingIndex[]> {
+  if (fromGen !== undefined) {
+    const near = await progressOf(client, [backingIndex(fromGen), backingIndex(fromGen + 1)]);
+    if (near.length > 0) return near;
+  }
+  return progressOf(client, [AUDIT_STREAM]);
+}
+
+async function progressOf(client: Client, index: string[]): Promise<BackingIndex[]> {
+  const res = await client.indices.stats(
+    {
+      index,
+      // Sequence numbers come with any metric; `docs` is the cheapest to gather.
+      metric: "docs",
+      level: "shards",
+      filter_path: ["indices.*.shards.*.routing.primary", "indices.*.shards.*.seq_no"],
+    },
+    // Accepted by the REST API, missing from the client's request type.
+    { querystring: { ignore_unavailable: true } },
+  );
   const indices = (res.body as { indices?: Record<string, { shards: Record<string, ShardStats[]> }> })
     .indices;
   return Object.entries(indices ?? {})

@@ -1,0 +1,271 @@
+/**
+ * `npm run bench:stream [-- --subscribers 50 --rate 1000 --seconds 10 --events 50000 --rounds 3]`
+ * The live tail, in the same run, rounds alternating which side goes first:
+ *  1. Delivery at a steady ingest rate: ack of POST /v1/audit/events → the event received by each
+ *     of `subscribers` SSE clients of the service, against a raw OpenSearch poller doing the same
+ *     work directly (stats → refresh → `_seq_no` range search, every 250 ms): ack → event seen.
+ *  2. What the tail costs ingest: events/s through the API at full speed (batches of 1,000, 4
+ *     clients) with the subscribers attached, against none.
+ * Writes bench/results/stream.json.
+ */
+import { mkdir, writeFile } from "node:fs/promises";
+import { cpus } from "node:os";
+import { parseArgs } from "node:util";
+import { take } from "../scripts/synthetic.ts";
+import { mintToken } from "../src/http/dev-token.ts";
+import { createOpenSearchClient } from "../src/opensearch/client.ts";
+import { AUDIT_STREAM } from "../src/opensearch/names.ts";
+import { benchEnv, median, percentile, runConcurrently } from "./support.ts";
+
+const { values } = parseArgs({
+  options: {
+    subscribers: { type: "string", default: "50" },
+    rate: { type: "string", default: "1000" },
+    seconds: { type: "string", default: "10" },
+    events: { type: "string", default: "50000" },
+    rounds: { type: "string", default: "3" },
+  },
+});
+const SUBSCRIBERS = Number(values.subscribers);
+const RATE = Number(values.rate);
+const SECONDS = Number(values.seconds);
+const EVENTS = Number(values.events);
+const ROUNDS = Number(values.rounds);
+
+const env = await benchEnv({ STREAM_MAX_PER_TENANT: String(SUBSCRIBERS + 10), EXPORT_WORKER: "false" });
+const client = createOpenSearchClient({ url: env.opensearchUrl });
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const runId = Date.now().toString(36);
+
+/** An SSE client that only notes when each event id arrived (a cheap scan, not a full parse). */
+async function subscriber(tenant: string) {
+  const token = await mintToken(env.secret, { sub: "user:bench", tenant, scope: "audit:read" });
+  const abort = new AbortController();
+  const res = await fetch(`${env.apiUrl}/v1/audit/stream`, {
+    headers: { Authorization: `Bearer ${token}` },
+    signal: abort.signal,
+  });
+  if (res.status !== 200) throw new Error(`stream answered ${res.status}: ${await res.text()}`);
+  const arrivals = new Map<string, number>();
+  let ready!: () => void;
+  const attached = new Promise<void>((r) => (ready = r));
+  void (async () => {
+    let rest = "";
+    const decoder = new TextDecoder();
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      const now = performance.now();
+      const lines = (rest + decoder.decode(chunk, { stream: true })).split("\n");
+      rest = lines.pop() as string;
+      for (const line of lines) {
+        if (line.startsWith("id: ")) ready();
+        const m = /^data: \{"id":"([^"]+)"/.exec(line);
+        if (m) arrivals.set(m[1] as string, now);
+      }
+    }
+  })().catch(() => {});
+  await attached;
+  return { arrivals, close: () => abort.abort() };
+}
+
+/** The raw side: the same reads done straight against OpenSearch, for one tenant. */
+async function rawPoller(tenant: string) {
+  const seen = new Map<string, number>();
+  const stream = (await client.indices.getDataStream({ name: AUDIT_STREAM })).body.data_streams[0];
+  const index = stream?.indices.at(-1)?.index_name as string;
+  const checkpoint = async () => {
+    const s = await client.indices.stats({ index, metric: "docs", level: "shards" });
+    const shard = (s.body.indices as Record<string, any>)[index].shards["0"].find(
+      (c: any) => c.routing.primary,
+    );
+    return shard.seq_no.global_checkpoint as number;
+  };
+  let next = (await checkpoint()) + 1;
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      const to = await checkpoint();
+      if (to >= next) {
+        await client.indices.refresh({ index });
+        for (let from = next; ; ) {
+          const res = await client.search({
+            index,
+            body: {
+              query: {
+                bool: {
+                  filter: [
+                    { term: { "scaivault.tenant": tenant } },
+                    { range: { _seq_no: { gte: from, lte: to } } },
+                  ],
+                },
+              },
+              sort: [{ _seq_no: "asc" }],
+              size: 1000,
+              seq_no_primary_term: true,
+              _source: ["event.id"],
+            } as never,
+          });
+          const now = performance.now();
+          const hits = res.body.hits.hits as { _seq_no: number; _source: { event: { id: string } } }[];
+          for (const h of hits) seen.set(h._source.event.id, now);
+          if (hits.length < 1000) break;
+          from = (hits.at(-1)?._seq_no as number) + 1;
+        }
+        next = to + 1;
+      }
+      await sleep(250);
+    }
+  })();
+  return {
+    seen,
+    stop: async () => {
+      running = false;
+      await loop;
+    },
+  };
+}
+
+async function post(token: string, events: Record<string, unknown>[]): Promise<void> {
+  const res = await fetch(`${env.apiUrl}/v1/audit/events`, {
+    method: "POST",
+    body: JSON.stringify({ events }),
+    headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
+  });
+  const out = (await res.json()) as { accepted?: number };
+  if (res.status !== 200 || out.accepted !== events.length)
+    throw new Error(`API answered ${res.status}: ${JSON.stringify(out).slice(0, 300)}`);
+}
+
+/** The largest value (spreading half a million into Math.max overflows the stack). */
+const maxOf = (xs: Iterable<number>) => {
+  let m = Number.NEGATIVE_INFINITY;
+  for (const x of xs) if (x > m) m = x;
+  return m;
+};
+
+const until = async (done: () => boolean, ms: number) => {
+  const deadline = Date.now() + ms;
+  while (!done() && Date.now() < deadline) await sleep(20);
+  return done();
+};
+
+/** Steady ingest at RATE for SECONDS; latencies (ms) from each batch's ack. */
+async function latencyRound(round: number) {
+  const tenant = `tail-${runId}-lat-${round}`;
+  const token = await mintToken(env.secret, { sub: "service_account:bench", tenant, scope: "audit:write" });
+  const subs = await Promise.all(Array.from({ length: SUBSCRIBERS }, () => subscriber(tenant)));
+  const raw = await rawPoller(tenant);
+  const acked = new Map<string, number>();
+  const events = take(RATE * SECONDS, { seed: 500 + round, tenant: "bench", days: 1, end: new Date() });
+  const perTick = Math.max(1, Math.round(RATE / 10));
+  const began = performance.now();
+  for (let i = 0, tick = 0; i < events.length; i += perTick, tick++) {
+    const batch = events.slice(i, i + perTick);
+    await post(token, batch);
+    const at = performance.now();
+    for (const e of batch) acked.set(e.id as string, at);
+    const wait = began + (tick + 1) * 100 - performance.now();
+    if (wait > 0) await sleep(wait);
+  }
+  const rate = events.length / ((performance.now() - began) / 1000);
+  const complete = await until(
+    () => raw.seen.size === events.length && subs.every((s) => s.arrivals.size === events.length),
+    60_000,
+  );
+  await raw.stop();
+  for (const s of subs) s.close();
+  if (!complete) throw new Error("not every event arrived within 60 s");
+  const lag = (m: Map<string, number>) => [...m].map(([id, t]) => Math.max(0, t - (acked.get(id) as number)));
+  const service = subs.flatMap((s) => lag(s.arrivals));
+  const direct = lag(raw.seen);
+  return {
+    rate,
+    deliveries: service.length,
+    service: { p50: percentile(service, 50), p95: percentile(service, 95), max: maxOf(service) },
+    raw: { p50: percentile(direct, 50), p95: percentile(direct, 95), max: maxOf(direct) },
+  };
+}
+
+/** Full-speed ingest of EVENTS, with or without SUBSCRIBERS on the tenant; events/s. */
+async function throughputRound(round: number, withTail: boolean) {
+  const tenant = `tail-${runId}-tp-${round}-${withTail ? "tail" : "none"}`;
+  const token = await mintToken(env.secret, { sub: "service_account:bench", tenant, scope: "audit:write" });
+  const subs = withTail
+    ? await Promise.all(Array.from({ length: SUBSCRIBERS }, () => subscriber(tenant)))
+    : [];
+  const events = take(EVENTS, {
+    seed: 900 + round * 2 + (withTail ? 1 : 0),
+    tenant: "bench",
+    days: 1,
+    end: new Date(),
+  });
+  const batches: Record<string, unknown>[][] = [];
+  for (let i = 0; i < events.length; i += 1000) batches.push(events.slice(i, i + 1000));
+  const secs = await runConcurrently(
+    batches.map((b) => () => post(token, b)),
+    4,
+  );
+  const ackedAt = performance.now();
+  let drain: number | undefined;
+  if (withTail) {
+    if (!(await until(() => subs.every((s) => s.arrivals.size === events.length), 120_000)))
+      throw new Error("the subscribers did not receive every event within 120 s");
+    drain = maxOf(subs.map((s) => maxOf(s.arrivals.values()))) - ackedAt;
+    for (const s of subs) s.close();
+  }
+  return { rate: events.length / secs, drain };
+}
+
+console.log(
+  `live-tail benchmark: ${SUBSCRIBERS} subscribers; steady ${RATE} events/s for ${SECONDS} s; full-speed ${EVENTS} events; ${ROUNDS} rounds; ${cpus().length} cores`,
+);
+await latencyRound(-1); // warm-up
+const latency: Awaited<ReturnType<typeof latencyRound>>[] = [];
+const withTail: number[] = [];
+const without: number[] = [];
+const drains: number[] = [];
+for (let round = 0; round < ROUNDS; round++) {
+  const l = await latencyRound(round);
+  latency.push(l);
+  console.log(
+    `round ${round + 1} delivery at ${l.rate.toFixed(0)} events/s: service p50 ${l.service.p50.toFixed(0)} ms, p95 ${l.service.p95.toFixed(0)} ms, max ${l.service.max.toFixed(0)} ms (${l.deliveries} deliveries) · raw poller p50 ${l.raw.p50.toFixed(0)} ms, p95 ${l.raw.p95.toFixed(0)} ms`,
+  );
+  for (const side of round % 2 === 0 ? [true, false] : [false, true]) {
+    const t = await throughputRound(round, side);
+    (side ? withTail : without).push(t.rate);
+    if (t.drain !== undefined) drains.push(t.drain);
+    console.log(
+      `round ${round + 1} ingest ${side ? "with tail" : "no tail  "} ${t.rate.toFixed(0)} events/s${t.drain !== undefined ? `, last event delivered ${t.drain.toFixed(0)} ms after the last ack` : ""}`,
+    );
+  }
+}
+const ratios = withTail.map((w, i) => w / (without[i] as number));
+const summary = {
+  date: new Date().toISOString(),
+  machine: { cores: cpus().length, cpu: cpus()[0]?.model },
+  params: { subscribers: SUBSCRIBERS, rate: RATE, seconds: SECONDS, events: EVENTS, rounds: ROUNDS },
+  delivery: latency.map((l) => ({
+    rate: Math.round(l.rate),
+    service_ms: {
+      p50: Math.round(l.service.p50),
+      p95: Math.round(l.service.p95),
+      max: Math.round(l.service.max),
+    },
+    raw_ms: { p50: Math.round(l.raw.p50), p95: Math.round(l.raw.p95), max: Math.round(l.raw.max) },
+  })),
+  median: {
+    service_p95_ms: Math.round(median(latency.map((l) => l.service.p95))),
+    raw_p95_ms: Math.round(median(latency.map((l) => l.raw.p95))),
+    ingest_with_tail: Math.round(median(withTail)),
+    ingest_without: Math.round(median(without)),
+    ingest_ratio: Number(median(ratios).toFixed(3)),
+    drain_ms: Math.round(median(drains)),
+  },
+};
+console.log(
+  `\nmedian: delivery p95 service ${summary.median.service_p95_ms} ms vs raw poller ${summary.median.raw_p95_ms} ms; ` +
+    `ingest with tail / without per round ${ratios.map((r) => r.toFixed(2)).join(", ")}, median ${summary.median.ingest_ratio}`,
+);
+await mkdir(new URL("./results/", import.meta.url), { recursive: true });
+await writeFile(new URL("./results/stream.json", import.meta.url), `${JSON.stringify(summary, null, 2)}\n`);
+await client.close();
+await env.close();
