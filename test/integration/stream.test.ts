@@ -3,14 +3,21 @@
  * duplicate, late events, tenants, filters (compared with /logs), many subscribers, slow
  * clients, limits, shutdown, several replicas and a rollover.
  */
+import { readFile } from "node:fs/promises";
 import http from "node:http";
 import { Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { normalize } from "../../src/events/event.mapping.ts";
+import type { IngestEvent } from "../../src/events/event.schema.ts";
 import { isoMicros } from "../../src/events/time.ts";
+import { bulkBody } from "../../src/features/ingest/ingest.bulk.ts";
+import { StreamHub, type StreamSettings } from "../../src/features/stream/stream.hub.ts";
 import { formatPosition, parsePosition, reached } from "../../src/features/stream/stream.position.ts";
+import type { Subscriber } from "../../src/features/stream/stream.subscriber.ts";
 import { mintToken } from "../../src/http/dev-token.ts";
+import { createLogger } from "../../src/logger.ts";
 import { loadAssets } from "../../src/opensearch/bootstrap.ts";
-import { json, TEST_SECRET, testApp, tokenFor } from "../support/app.ts";
+import { json, TEST_SECRET, TEST_STREAM, testApp, tokenFor } from "../support/app.ts";
 import { event, newTenant } from "../support/events.ts";
 import { queryFixture } from "../support/fixture.ts";
 import { listen, openStream, SseStream } from "../support/sse.ts";
@@ -29,6 +36,22 @@ afterAll(async () => {
   await server.close();
   await client.close();
 });
+
+/** Another replica of the service (its own live-tail hub) on its own port, for the length of `fn`. */
+async function withReplica<T>(
+  stream: Partial<StreamSettings>,
+  fn: (replica: ReturnType<typeof testApp> & { base: string }) => Promise<T>,
+): Promise<T> {
+  const replica = testApp(url, { stream });
+  const listening = await listen(replica.app);
+  try {
+    return await fn({ ...replica, base: listening.base });
+  } finally {
+    await replica.hub.close();
+    await listening.close();
+    await replica.client.close();
+  }
+}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const readToken = (tenant: string) => tokenFor(tenant, "audit:read");
@@ -293,23 +316,30 @@ describe("GET /v1/audit/stream", () => {
     const last = stream?.messages.at(-1);
     expect(last?.event).toBe("end");
     expect(JSON.parse(last?.data as string)).toMatchObject({ reason: "token_expired" });
+
+    // A token valid for longer than a timer can wait (2^31 ms, ~24.8 days) does not end the stream.
+    const longLived = await mintToken(
+      TEST_SECRET,
+      { sub: "user:long", tenant, scope: "audit:read" },
+      40 * 86_400,
+    );
+    const { stream: kept } = await openStream(server.base, longLived);
+    await sleep(500);
+    expect(kept?.messages.some((m) => m.event === "end")).toBe(false);
+    await post(tenant, [event({ id: "still-here" })]);
+    await kept?.until(() => kept.received === 1);
+    kept?.close();
   });
 
   it("finds events ingested through another replica", async () => {
-    const other = testApp(url);
-    const otherServer = await listen(other.app);
-    try {
+    await withReplica({}, async (other) => {
       const tenant = newTenant("replica");
-      const stream = await subscribe(tenant, { base: otherServer.base });
+      const stream = await subscribe(tenant, { base: other.base });
       await post(tenant, batch("via-1", 6));
       await stream.until(() => stream.received === 6);
       expect(ids(stream)).toEqual(batch("via-1", 6).map((e) => e.id));
       stream.close();
-    } finally {
-      await other.hub.close();
-      await otherServer.close();
-      await other.client.close();
-    }
+    });
   });
 
   it("follows the data stream across a rollover, and resumes across it", async () => {
@@ -335,27 +365,81 @@ describe("GET /v1/audit/stream", () => {
   });
 });
 
+describe("live tail over a data stream with two shards", () => {
+  it("delivers every event once with per-shard positions, resumes mid-way, and follows a rollover", async () => {
+    const name = `tail-2shards-${Date.now().toString(36)}`;
+    const template = JSON.parse(
+      await readFile(new URL("../../index-templates/audit-events.json", import.meta.url), "utf8"),
+    );
+    template.index_patterns = [name];
+    template.priority = 600;
+    template.template.settings.index.number_of_shards = 2;
+    await client.indices.putIndexTemplate({ name, body: template });
+    await client.indices.createDataStream({ name });
+    const hub = new StreamHub({ client, log: createLogger("silent"), settings: TEST_STREAM, stream: name });
+    const tenant = { id: newTenant("shards"), since: null };
+    const write = async (prefix: string, n: number) => {
+      const events = batch(prefix, n).map((e) => normalize(e as IngestEvent, () => "x").event);
+      const res = await client.bulk({
+        body: bulkBody(name, tenant.id, events, new Date().toISOString()) as never,
+      });
+      expect(res.body.errors).toBe(false);
+      return events.map((e) => e.id);
+    };
+    const read = (sub: Subscriber) => new SseStream(new Response(sub.body), new AbortController());
+    try {
+      const first = read(await hub.subscribe({ tenant, filters: {} }));
+      await first.until(() => first.lastEventId !== "");
+      const sent = (await Promise.all([write("s-a", 40), write("s-b", 40), write("s-c", 40)])).flat();
+      await first.until(() => first.received === sent.length);
+      expect([...ids(first)].sort()).toEqual([...sent].sort());
+      const positions = first.messages.map((m) => parsePosition(m.id) as { gen: number; seq: number[] });
+      expect(positions.every((p) => p.seq.length === 2)).toBe(true);
+      // Both shards took events, and every position is at or past the one before it.
+      expect(new Set(positions.map((p) => p.seq.join())).size).toBe(sent.length);
+      expect(positions.at(-1)?.seq.every((s) => s > 0)).toBe(true);
+      for (let i = 1; i < positions.length; i++) expect(reached(positions[i]!, positions[i - 1]!)).toBe(true);
+
+      const from = positions[49] as { gen: number; seq: number[] };
+      const resumed = read(await hub.subscribe({ tenant, filters: {}, from }));
+      await resumed.until(() => resumed.received === sent.length - 50);
+      expect([...ids(resumed)].sort()).toEqual(ids(first).slice(50).sort());
+
+      await client.indices.rollover({ alias: name });
+      const more = await write("s-d", 30);
+      await first.until(() => first.received === sent.length + 30);
+      await resumed.until(() => resumed.received === sent.length - 50 + 30);
+      await sleep(300);
+      expect(new Set(ids(first)).size).toBe(first.received);
+      expect(ids(first).slice(sent.length).sort()).toEqual([...more].sort());
+      expect(
+        ids(resumed)
+          .slice(sent.length - 50)
+          .sort(),
+      ).toEqual([...more].sort());
+    } finally {
+      await hub.close();
+      await client.indices.deleteDataStream({ name });
+      await client.indices.deleteIndexTemplate({ name });
+    }
+  });
+});
+
 describe("live tail under load and at its limits", () => {
   it("serves 200 concurrent subscribers on one replica", async () => {
-    const crowd = testApp(url, { stream: { maxPerTenant: 200, maxTotal: 200 } });
-    const crowdServer = await listen(crowd.app);
-    try {
+    await withReplica({ maxPerTenant: 200, maxTotal: 200 }, async (crowd) => {
       const tenant = newTenant("crowd");
       const token = await readToken(tenant);
       const streams = await Promise.all(
         Array.from({ length: 200 }, async (_, i) => {
           // Half with a filter, so the shared feed matches per subscriber.
-          const { res, stream } = await openStream(
-            crowdServer.base,
-            token,
-            i % 2 ? { query: "action=read" } : {},
-          );
+          const { res, stream } = await openStream(crowd.base, token, i % 2 ? { query: "action=read" } : {});
           expect(res.status).toBe(200);
           return stream as SseStream;
         }),
       );
       expect(crowd.hub.size).toBe(200);
-      const over = await openStream(crowdServer.base, token);
+      const over = await openStream(crowd.base, token);
       expect(over.res.status).toBe(429);
 
       const acked = new Map<string, number>();
@@ -380,50 +464,38 @@ describe("live tail under load and at its limits", () => {
       for (const s of streams) expect(s.received).toBe(sent);
       expect(p95).toBeLessThan(5000);
       for (const s of streams) s.close();
-    } finally {
-      await crowd.hub.close();
-      await crowdServer.close();
-      await crowd.client.close();
-    }
+    });
   }, 120_000);
 
   it("limits streams per tenant and per replica with 429 and Retry-After", async () => {
-    const limited = testApp(url, { stream: { maxPerTenant: 2, maxTotal: 3 } });
-    const limitedServer = await listen(limited.app);
-    try {
+    await withReplica({ maxPerTenant: 2, maxTotal: 3 }, async (limited) => {
       const a = await readToken(newTenant("lim-a"));
       const b = await readToken(newTenant("lim-b"));
-      const a1 = await openStream(limitedServer.base, a);
-      const a2 = await openStream(limitedServer.base, a);
-      const a3 = await openStream(limitedServer.base, a);
+      const a1 = await openStream(limited.base, a);
+      const a2 = await openStream(limited.base, a);
+      const a3 = await openStream(limited.base, a);
       expect([a1.res.status, a2.res.status, a3.res.status]).toEqual([200, 200, 429]);
       expect(a3.res.headers.get("retry-after")).toMatch(/^\d+$/);
       expect((await json(a3.res)).detail).toMatch(/at most 2/);
-      const b1 = await openStream(limitedServer.base, b);
-      const b2 = await openStream(limitedServer.base, b);
+      const b1 = await openStream(limited.base, b);
+      const b2 = await openStream(limited.base, b);
       expect([b1.res.status, b2.res.status]).toEqual([200, 429]);
       expect((await json(b2.res)).detail).toMatch(/maximum of 3/);
       a1.stream?.close();
       await a1.stream?.ended;
       const deadline = Date.now() + 5000;
       while (limited.hub.size > 2 && Date.now() < deadline) await sleep(20);
-      const a4 = await openStream(limitedServer.base, a);
+      const a4 = await openStream(limited.base, a);
       expect(a4.res.status).toBe(200);
       for (const s of [a2, a4, b1]) s.stream?.close();
-    } finally {
-      await limited.hub.close();
-      await limitedServer.close();
-      await limited.client.close();
-    }
+    });
   });
 
   it("tells a client too slow to keep up why it is disconnected; it resumes without a gap", async () => {
-    const slow = testApp(url, { stream: { clientBufferBytes: 16 * 1024, closeGraceMs: 60_000 } });
-    const slowServer = await listen(slow.app);
-    try {
+    await withReplica({ clientBufferBytes: 16 * 1024, closeGraceMs: 60_000 }, async (slow) => {
       const tenant = newTenant("slow");
       const token = await readToken(tenant);
-      const req = http.get(`${slowServer.base}/v1/audit/stream`, {
+      const req = http.get(`${slow.base}/v1/audit/stream`, {
         headers: { Authorization: `Bearer ${token}` },
       });
       const res = await new Promise<http.IncomingMessage>((resolve) => req.on("response", resolve));
@@ -455,25 +527,19 @@ describe("live tail under load and at its limits", () => {
       expect(got.length).toBeLessThan(sent.length);
       expect(got).toEqual(sent.slice(0, got.length));
 
-      const again = await subscribe(tenant, { base: slowServer.base, lastEventId: reader.lastEventId });
+      const again = await subscribe(tenant, { base: slow.base, lastEventId: reader.lastEventId });
       await again.until(() => again.received === sent.length - got.length, 30_000);
       expect([...got, ...ids(again)]).toEqual(sent);
       again.close();
-    } finally {
-      await slow.hub.close();
-      await slowServer.close();
-      await slow.client.close();
-    }
+    });
   }, 90_000);
 
   it("ends every stream with a final message on shutdown, and takes no new ones", async () => {
-    const closing = testApp(url);
-    const closingServer = await listen(closing.app);
-    try {
+    await withReplica({}, async (closing) => {
       const tenant = newTenant("bye");
       const streams = [
-        await subscribe(tenant, { base: closingServer.base }),
-        await subscribe(tenant, { base: closingServer.base }),
+        await subscribe(tenant, { base: closing.base }),
+        await subscribe(tenant, { base: closing.base }),
       ];
       await post(tenant, batch("bye", 3), closing.app);
       await Promise.all(streams.map((s) => s.until(() => s.received === 3)));
@@ -484,12 +550,9 @@ describe("live tail under load and at its limits", () => {
         expect(last?.event).toBe("end");
         expect(JSON.parse(last?.data as string)).toMatchObject({ reason: "shutdown" });
       }
-      const late = await openStream(closingServer.base, await readToken(tenant));
+      const late = await openStream(closing.base, await readToken(tenant));
       expect(late.res.status).toBe(503);
       expect(late.res.headers.get("retry-after")).toMatch(/^\d+$/);
-    } finally {
-      await closingServer.close();
-      await closing.client.close();
-    }
+    });
   });
 });

@@ -14,12 +14,20 @@ import type { Client } from "@opensearch-project/opensearch";
 import { fromDocument } from "../../events/event.mapping.ts";
 import { ProblemError } from "../../http/problem.ts";
 import type { Logger } from "../../logger.ts";
+import { AUDIT_STREAM } from "../../opensearch/names.ts";
 import { inScope, type Tenant } from "../../opensearch/tenant-scope.ts";
 import type { Filters } from "../query/query.params.ts";
 import { eventFilter } from "./stream.match.ts";
 import { advance, isAfter, later, type Position, reached } from "./stream.position.ts";
 import { catchUpSearch, changesSearch, type SeqRange } from "./stream.query.ts";
-import { type BackingIndex, readRange, refresh, type StoredHit, storeProgress } from "./stream.store.ts";
+import {
+  type BackingIndex,
+  readRange,
+  refresh,
+  type Store,
+  type StoredHit,
+  storeProgress,
+} from "./stream.store.ts";
 import { type EndReason, Subscriber } from "./stream.subscriber.ts";
 
 export interface StreamSettings {
@@ -42,10 +50,12 @@ export interface StreamMetrics {
 }
 
 const RETRY_MS = 2000;
+const MAX_DELAY_MS = 2 ** 31 - 1;
 const FAILURE_BACKOFF_MS = 2000;
 
 export class StreamHub {
   readonly #client: Client;
+  readonly #store: Store;
   readonly #log: Logger;
   readonly #settings: StreamSettings;
   readonly #metrics: StreamMetrics | undefined;
@@ -64,8 +74,16 @@ export class StreamHub {
   #heartbeat: NodeJS.Timeout | undefined;
   #closing = false;
 
-  constructor(deps: { client: Client; log: Logger; settings: StreamSettings; metrics?: StreamMetrics }) {
+  constructor(deps: {
+    client: Client;
+    log: Logger;
+    settings: StreamSettings;
+    metrics?: StreamMetrics;
+    /** The data stream to follow (the audit events unless a test says otherwise). */
+    stream?: string;
+  }) {
     this.#client = deps.client;
+    this.#store = { client: deps.client, stream: deps.stream ?? AUDIT_STREAM };
     this.#log = deps.log;
     this.#settings = deps.settings;
     this.#metrics = deps.metrics;
@@ -101,6 +119,8 @@ export class StreamHub {
     try {
       if (req.from) await this.#checkReachable(req.from);
       head = await this.#feedPosition();
+      // close() may have run meanwhile; it would not know this stream.
+      if (this.#closing) throw new ProblemError(503, "the server is shutting down", retryLater(1));
     } catch (err) {
       this.#release(tenant);
       throw err;
@@ -116,7 +136,17 @@ export class StreamHub {
     this.#all.add(sub);
     this.#metrics?.subscribers.set(this.#all.size);
     if (req.until !== undefined) {
-      const expiry = setTimeout(() => this.#end(sub, "token_expired"), Math.max(0, req.until - Date.now()));
+      const until = req.until;
+      let expiry: NodeJS.Timeout;
+      // setTimeout fires at once beyond 2^31-1 ms (~24.8 days): re-arm until the token is near its end.
+      const arm = () => {
+        const left = until - Date.now();
+        expiry = setTimeout(
+          left > MAX_DELAY_MS ? arm : () => this.#end(sub, "token_expired"),
+          Math.min(left, MAX_DELAY_MS),
+        );
+      };
+      arm();
       void sub.closed.then(() => clearTimeout(expiry));
     }
     void this.#catchUp(sub, req.filters);
@@ -165,7 +195,7 @@ export class StreamHub {
   /** A position must lie within what the store holds: a made-up one would wait forever. */
   async #checkReachable(p: Position): Promise<void> {
     // Its index and the next, or every index when neither exists: the last is at least as new as p's.
-    const indices = await storeProgress(this.#client, p.gen);
+    const indices = await storeProgress(this.#store, p.gen);
     const write = indices.at(-1);
     const at = indices.find((i) => i.gen === p.gen);
     const beyond =
@@ -186,7 +216,7 @@ export class StreamHub {
   #feedPosition(): Promise<Position> {
     if (this.#polling && this.#head) return Promise.resolve(this.#head);
     this.#starting ??= (async () => {
-      const write = (await storeProgress(this.#client)).at(-1);
+      const write = (await storeProgress(this.#store)).at(-1);
       if (!write) throw new ProblemError(503, "the audit store is not ready", retryLater(5));
       this.#head = { gen: write.gen, seq: write.shards.map((s) => s.checkpoint + 1) };
       this.#heartbeat ??= setInterval(() => {
@@ -222,7 +252,7 @@ export class StreamHub {
 
   /** One look at the store: everything final since the head, index by index, shard by shard. */
   async #tick(tenants: ReadonlySet<string>): Promise<void> {
-    const indices = await storeProgress(this.#client, this.#head?.gen);
+    const indices = await storeProgress(this.#store, this.#head?.gen);
     for (const index of indices) {
       const head = this.#head;
       if (!head || index.gen < head.gen) continue;
@@ -308,7 +338,7 @@ export class StreamHub {
           await inFlight.done;
           continue;
         }
-        const indices = await storeProgress(this.#client, sub.pos.gen);
+        const indices = await storeProgress(this.#store, sub.pos.gen);
         // The client's index, or the next one if retention deleted it.
         const index = indices.find((i) => i.gen >= sub.pos.gen && i.gen <= head.gen);
         if (!index) {

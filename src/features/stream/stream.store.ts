@@ -5,7 +5,6 @@
  */
 import type { Client } from "@opensearch-project/opensearch";
 import type { AuditDocument } from "../../events/event.mapping.ts";
-import { AUDIT_STREAM } from "../../opensearch/names.ts";
 import type { Clause } from "../../opensearch/tenant-scope.ts";
 import { generationOf } from "./stream.position.ts";
 import type { SeqRange } from "./stream.query.ts";
@@ -33,8 +32,14 @@ type ShardStats = {
   seq_no: { max_seq_no: number; global_checkpoint: number };
 };
 
+/** The data stream the live tail reads: the audit events (tests also use one with two shards). */
+export interface Store {
+  client: Client;
+  stream: string;
+}
+
 /** A backing index's name: rollover always adds one to the generation. */
-const backingIndex = (gen: number) => `.ds-${AUDIT_STREAM}-${String(gen).padStart(6, "0")}`;
+const backingIndex = (stream: string, gen: number) => `.ds-${stream}-${String(gen).padStart(6, "0")}`;
 
 /**
  * Backing indices, oldest first, with each shard's progress. From a generation on, only that one
@@ -43,12 +48,15 @@ const backingIndex = (gen: number) => `.ds-${AUDIT_STREAM}-${String(gen).padStar
  * generation, or when neither exists any more (retention), every backing index is listed; the last
  * one is then the write index.
  */
-export async function storeProgress(client: Client, fromGen?: number): Promise<BackingIndex[]> {
+export async function storeProgress(store: Store, fromGen?: number): Promise<BackingIndex[]> {
   if (fromGen !== undefined) {
-    const near = await progressOf(client, [backingIndex(fromGen), backingIndex(fromGen + 1)]);
+    const near = await progressOf(store.client, [
+      backingIndex(store.stream, fromGen),
+      backingIndex(store.stream, fromGen + 1),
+    ]);
     if (near.length > 0) return near;
   }
-  return progressOf(client, [AUDIT_STREAM]);
+  return progressOf(store.client, [store.stream]);
 }
 
 async function progressOf(client: Client, index: string[]): Promise<BackingIndex[]> {
