@@ -4,6 +4,7 @@
  *  1. Delivery at a steady ingest rate: ack of POST /v1/audit/events → the event received by each
  *     of `subscribers` SSE clients of the service, against a raw OpenSearch poller doing the same
  *     work directly (stats → refresh → `_seq_no` range search, every 250 ms): ack → event seen.
+ *     One side at a time, each on its own tenant.
  *  2. What the tail costs ingest: events/s through the API at full speed (batches of 1,000, 4
  *     clients) with the subscribers attached, against none.
  * Writes bench/results/stream.json.
@@ -46,7 +47,7 @@ async function subscriber(tenant: string) {
     signal: abort.signal,
   });
   if (res.status !== 200) throw new Error(`stream answered ${res.status}: ${await res.text()}`);
-  const arrivals = new Map<string, number>();
+  const seen = new Map<string, number>();
   let ready!: () => void;
   const attached = new Promise<void>((r) => (ready = r));
   void (async () => {
@@ -59,12 +60,12 @@ async function subscriber(tenant: string) {
       for (const line of lines) {
         if (line.startsWith("id: ")) ready();
         const m = /^data: \{"id":"([^"]+)"/.exec(line);
-        if (m) arrivals.set(m[1] as string, now);
+        if (m) seen.set(m[1] as string, now);
       }
     }
   })().catch(() => {});
   await attached;
-  return { arrivals, close: () => abort.abort() };
+  return { seen, stop: async () => abort.abort() };
 }
 
 /** The raw side: the same reads done straight against OpenSearch, for one tenant. */
@@ -148,12 +149,26 @@ const until = async (done: () => boolean, ms: number) => {
   return done();
 };
 
-/** Steady ingest at RATE for SECONDS; latencies (ms) from each batch's ack. */
-async function latencyRound(round: number) {
-  const tenant = `tail-${runId}-lat-${round}`;
+interface Delivery {
+  rate: number;
+  deliveries: number;
+  p50: number;
+  p95: number;
+  max: number;
+}
+
+/**
+ * Steady ingest at RATE for SECONDS, watched either by SUBSCRIBERS clients of the service or by
+ * the raw poller (never both at once: each refreshes the index, and the two would slow each
+ * other); latencies (ms) from each batch's ack.
+ */
+async function deliveryRound(round: number, side: "service" | "raw"): Promise<Delivery> {
+  const tenant = `tail-${runId}-lat-${round}-${side}`;
   const token = await mintToken(env.secret, { sub: "service_account:bench", tenant, scope: "audit:write" });
-  const subs = await Promise.all(Array.from({ length: SUBSCRIBERS }, () => subscriber(tenant)));
-  const raw = await rawPoller(tenant);
+  const watchers =
+    side === "service"
+      ? await Promise.all(Array.from({ length: SUBSCRIBERS }, () => subscriber(tenant)))
+      : [await rawPoller(tenant)];
   const acked = new Map<string, number>();
   const events = take(RATE * SECONDS, { seed: 500 + round, tenant: "bench", days: 1, end: new Date() });
   const perTick = Math.max(1, Math.round(RATE / 10));
@@ -167,21 +182,18 @@ async function latencyRound(round: number) {
     if (wait > 0) await sleep(wait);
   }
   const rate = events.length / ((performance.now() - began) / 1000);
-  const complete = await until(
-    () => raw.seen.size === events.length && subs.every((s) => s.arrivals.size === events.length),
-    60_000,
-  );
-  await raw.stop();
-  for (const s of subs) s.close();
+  const complete = await until(() => watchers.every((w) => w.seen.size === events.length), 60_000);
+  await Promise.all(watchers.map((w) => w.stop()));
   if (!complete) throw new Error("not every event arrived within 60 s");
-  const lag = (m: Map<string, number>) => [...m].map(([id, t]) => Math.max(0, t - (acked.get(id) as number)));
-  const service = subs.flatMap((s) => lag(s.arrivals));
-  const direct = lag(raw.seen);
+  const lags = watchers.flatMap((w) =>
+    [...w.seen].map(([id, t]) => Math.max(0, t - (acked.get(id) as number))),
+  );
   return {
     rate,
-    deliveries: service.length,
-    service: { p50: percentile(service, 50), p95: percentile(service, 95), max: maxOf(service) },
-    raw: { p50: percentile(direct, 50), p95: percentile(direct, 95), max: maxOf(direct) },
+    deliveries: lags.length,
+    p50: percentile(lags, 50),
+    p95: percentile(lags, 95),
+    max: maxOf(lags),
   };
 }
 
@@ -207,10 +219,10 @@ async function throughputRound(round: number, withTail: boolean) {
   const ackedAt = performance.now();
   let drain: number | undefined;
   if (withTail) {
-    if (!(await until(() => subs.every((s) => s.arrivals.size === events.length), 120_000)))
+    if (!(await until(() => subs.every((s) => s.seen.size === events.length), 120_000)))
       throw new Error("the subscribers did not receive every event within 120 s");
-    drain = maxOf(subs.map((s) => maxOf(s.arrivals.values()))) - ackedAt;
-    for (const s of subs) s.close();
+    drain = maxOf(subs.map((s) => maxOf(s.seen.values()))) - ackedAt;
+    for (const s of subs) await s.stop();
   }
   return { rate: events.length / secs, drain };
 }
@@ -218,17 +230,23 @@ async function throughputRound(round: number, withTail: boolean) {
 console.log(
   `live-tail benchmark: ${SUBSCRIBERS} subscribers; steady ${RATE} events/s for ${SECONDS} s; full-speed ${EVENTS} events; ${ROUNDS} rounds; ${cpus().length} cores`,
 );
-await latencyRound(-1); // warm-up
-const latency: Awaited<ReturnType<typeof latencyRound>>[] = [];
+await deliveryRound(-1, "service"); // warm-up
+const delivery: { service: Delivery; raw: Delivery }[] = [];
 const withTail: number[] = [];
 const without: number[] = [];
 const drains: number[] = [];
+const ms = (d: Delivery) =>
+  `p50 ${d.p50.toFixed(0)} ms, p95 ${d.p95.toFixed(0)} ms, max ${d.max.toFixed(0)} ms`;
 for (let round = 0; round < ROUNDS; round++) {
-  const l = await latencyRound(round);
-  latency.push(l);
-  console.log(
-    `round ${round + 1} delivery at ${l.rate.toFixed(0)} events/s: service p50 ${l.service.p50.toFixed(0)} ms, p95 ${l.service.p95.toFixed(0)} ms, max ${l.service.max.toFixed(0)} ms (${l.deliveries} deliveries) · raw poller p50 ${l.raw.p50.toFixed(0)} ms, p95 ${l.raw.p95.toFixed(0)} ms`,
-  );
+  const pair: Partial<Record<"service" | "raw", Delivery>> = {};
+  for (const side of round % 2 === 0 ? (["service", "raw"] as const) : (["raw", "service"] as const)) {
+    const d = await deliveryRound(round, side);
+    pair[side] = d;
+    console.log(
+      `round ${round + 1} delivery at ${d.rate.toFixed(0)} events/s, ${side === "service" ? `service (${d.deliveries} deliveries)` : "raw poller"}: ${ms(d)}`,
+    );
+  }
+  delivery.push(pair as { service: Delivery; raw: Delivery });
   for (const side of round % 2 === 0 ? [true, false] : [false, true]) {
     const t = await throughputRound(round, side);
     (side ? withTail : without).push(t.rate);
@@ -243,18 +261,15 @@ const summary = {
   date: new Date().toISOString(),
   machine: { cores: cpus().length, cpu: cpus()[0]?.model },
   params: { subscribers: SUBSCRIBERS, rate: RATE, seconds: SECONDS, events: EVENTS, rounds: ROUNDS },
-  delivery: latency.map((l) => ({
-    rate: Math.round(l.rate),
-    service_ms: {
-      p50: Math.round(l.service.p50),
-      p95: Math.round(l.service.p95),
-      max: Math.round(l.service.max),
-    },
-    raw_ms: { p50: Math.round(l.raw.p50), p95: Math.round(l.raw.p95), max: Math.round(l.raw.max) },
+  delivery: delivery.map(({ service, raw }) => ({
+    service_ms: { p50: Math.round(service.p50), p95: Math.round(service.p95), max: Math.round(service.max) },
+    raw_ms: { p50: Math.round(raw.p50), p95: Math.round(raw.p95), max: Math.round(raw.max) },
+    p95_ratio: Number((service.p95 / raw.p95).toFixed(2)),
   })),
   median: {
-    service_p95_ms: Math.round(median(latency.map((l) => l.service.p95))),
-    raw_p95_ms: Math.round(median(latency.map((l) => l.raw.p95))),
+    service_p95_ms: Math.round(median(delivery.map((d) => d.service.p95))),
+    raw_p95_ms: Math.round(median(delivery.map((d) => d.raw.p95))),
+    p95_ratio: Number(median(delivery.map((d) => d.service.p95 / d.raw.p95)).toFixed(2)),
     ingest_with_tail: Math.round(median(withTail)),
     ingest_without: Math.round(median(without)),
     ingest_ratio: Number(median(ratios).toFixed(3)),
@@ -262,7 +277,7 @@ const summary = {
   },
 };
 console.log(
-  `\nmedian: delivery p95 service ${summary.median.service_p95_ms} ms vs raw poller ${summary.median.raw_p95_ms} ms; ` +
+  `\nmedian: delivery p95 service ${summary.median.service_p95_ms} ms vs raw poller ${summary.median.raw_p95_ms} ms (service/raw per round ${delivery.map((d) => (d.service.p95 / d.raw.p95).toFixed(2)).join(", ")}); ` +
     `ingest with tail / without per round ${ratios.map((r) => r.toFixed(2)).join(", ")}, median ${summary.median.ingest_ratio}`,
 );
 await mkdir(new URL("./results/", import.meta.url), { recursive: true });

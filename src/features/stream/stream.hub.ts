@@ -304,7 +304,7 @@ export class StreamHub {
       let event: ReturnType<typeof fromDocument> | undefined;
       let data: string | undefined;
       for (const sub of subs) {
-        if (!isAfter(gen, shard, hit._seq_no, sub.pos) || !inScope(sub.tenant, doc)) continue;
+        if (sub.gone || !isAfter(gen, shard, hit._seq_no, sub.pos) || !inScope(sub.tenant, doc)) continue;
         event ??= fromDocument(doc);
         if (!sub.accepts(event)) continue;
         data ??= JSON.stringify(event);

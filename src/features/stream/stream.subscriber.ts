@@ -41,6 +41,7 @@ export class Subscriber {
   #roomWaiters: (() => void)[] = [];
   #controller!: ReadableStreamDefaultController<Uint8Array>;
   #done!: () => void;
+  /** The buffer bound, counted in characters (JSON events are nearly all ASCII: about bytes). */
   readonly #limitChars: number;
 
   constructor(opts: {
@@ -85,7 +86,7 @@ export class Subscriber {
 
   /** Queues an event; false when that overflowed the buffer (the caller then ends the stream). */
   event(pos: Position, data: string): boolean {
-    if (this.gone) return true;
+    if (this.gone) return true; // ending: nothing more is queued
     this.pos = pos;
     this.#lastId = formatPosition(pos);
     this.#push(`id: ${this.#lastId}\ndata: ${data}\n\n`);
