@@ -74,11 +74,10 @@ async function rawPoller(tenant: string) {
   const stream = (await client.indices.getDataStream({ name: AUDIT_STREAM })).body.data_streams[0];
   const index = stream?.indices.at(-1)?.index_name as string;
   const checkpoint = async () => {
+    type Copy = { routing: { primary: boolean }; seq_no: { global_checkpoint: number } };
     const s = await client.indices.stats({ index, metric: "docs", level: "shards" });
-    const shard = (s.body.indices as Record<string, any>)[index].shards["0"].find(
-      (c: any) => c.routing.primary,
-    );
-    return shard.seq_no.global_checkpoint as number;
+    const shards = (s.body.indices as Record<string, { shards: Record<string, Copy[]> }>)[index]?.shards;
+    return shards?.["0"]?.find((c) => c.routing.primary)?.seq_no.global_checkpoint ?? -1;
   };
   let next = (await checkpoint()) + 1;
   let running = true;

@@ -10,7 +10,6 @@ import { requireScope, type Verify } from "../../http/auth.ts";
 import { readJson, validBody } from "../../http/body.ts";
 import type { AppEnv } from "../../http/env.ts";
 import { problemResponse } from "../../http/openapi.ts";
-import { ProblemError } from "../../http/problem.ts";
 import type { Readiness } from "../../opensearch/readiness.ts";
 import {
   DEFAULT_RETENTION_DAYS,
