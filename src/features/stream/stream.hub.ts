@@ -236,16 +236,17 @@ export class StreamHub {
       // Only the subscribed tenants' events are read; a tenant that subscribes meanwhile waits for
       // this read to end before it joins (see #catchUp).
       this.#inFlight = { tenants: new Set(this.#perTenant.keys()), done: new Promise((r) => (finish = r)) };
+      let pause = this.#settings.pollIntervalMs;
       try {
         await this.#tick(this.#inFlight.tenants);
-        await sleep(this.#settings.pollIntervalMs);
       } catch (err) {
         this.#log.warn({ err: (err as Error).message }, "live tail: reading new events failed; retrying");
-        await sleep(FAILURE_BACKOFF_MS);
+        pause = FAILURE_BACKOFF_MS;
       } finally {
         this.#inFlight = undefined;
         finish();
       }
+      await sleep(pause);
     }
     this.#polling = false;
   }
