@@ -2,7 +2,8 @@
  * @module main
  * load config → start the embedded OpenSearch when no OPENSEARCH_URL is set → serve the API.
  * Export jobs run in a worker thread (EXPORT_WORKER). Ctrl-C (SIGINT) or SIGTERM ends the live-tail
- * streams (with a final message) and stops the server, then the export thread (its jobs are released for a quick resume), then the embedded node.
+ * streams (with a final message) and stops the server, then the export thread (its jobs are released
+ * for a quick resume), then the embedded node.
  */
 import { readFileSync } from "node:fs";
 import { serve } from "@hono/node-server";

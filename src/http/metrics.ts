@@ -74,7 +74,7 @@ export function createMetrics(): Metrics {
     }),
     ended: new Counter({
       name: "audit_stream_ended_total",
-      help: "Live-tail streams this replica ended, by reason: shutdown, slow_client, unavailable",
+      help: "Live-tail streams this replica ended, by reason: shutdown, slow_client, token_expired, unavailable",
       labelNames: ["reason"] as const,
       registers: [registry],
     }),

@@ -39,8 +39,8 @@ export function scoped(tenant: Tenant, clauses: Clause[]): Clause {
 
 /**
  * The in-memory twin of `scoped`, for documents read once for many readers (the live tail's
- * shared feed, which reads every tenant's new events): the same tenant and not older than its
- * cut-off. Canonical timestamps (fixed width, `Z`) compare as strings.
+ * shared feed, which reads the new events of every tenant subscribed on a replica): the same
+ * tenant and not older than its cut-off. Canonical timestamps (fixed width, `Z`) compare as strings.
  */
 export function inScope(
   tenant: Tenant,

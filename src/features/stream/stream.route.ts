@@ -30,7 +30,7 @@ export const streamRoute = createRoute({
   description: [
     "Events stored from now on that match the filters (the same parameters as `/v1/audit/logs`, without `limit` and `cursor`), in the order the audit store stored them — late events with an old `timestamp` included. Each event is a message whose `data` is the event as `/logs` returns it and whose `id` is its position.",
     "Send the last `id` back as the `Last-Event-ID` header (EventSource does this when it reconnects) or the `last_event_id` parameter to continue with no gap and no duplicate. Heartbeat comments come every 15 s, some with an `id` line only (the position moved on without a matching event; keep it as the last id).",
-    "The stream ends with an `end` event (`data: {reason, detail}`): `shutdown`, `slow_client` (the client's buffer on the server filled up; what it did not receive was not skipped — resume from its last id), or `unavailable`. Streams per tenant and per replica are limited (429 with Retry-After).",
+    "The stream ends with an `end` event (`data: {reason, detail}`): `shutdown`, `slow_client` (the client's buffer on the server filled up; what it did not receive was not skipped — resume from its last id), `token_expired` (at the token's `exp`) or `unavailable`. Streams per tenant and per replica are limited (429 with Retry-After).",
   ].join("\n\n"),
   security: [{ bearer: [] }],
   request: {
