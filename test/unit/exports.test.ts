@@ -15,17 +15,12 @@ import {
   formatEvents,
   guardCell,
 } from "../../src/features/exports/exports.format.ts";
-import {
-  EXPORT_BUILDERS,
-  parseExportFilters,
-  snapshotPage,
-} from "../../src/features/exports/exports.query.ts";
+import { parseExportFilters, snapshotPage } from "../../src/features/exports/exports.query.ts";
 import { CreateExportSchema } from "../../src/features/exports/exports.schema.ts";
 import { fileSecrets, scaivaultSecrets } from "../../src/features/exports/exports.secrets.ts";
 import { ProblemError } from "../../src/http/problem.ts";
 
 const T = { id: "t", since: null };
-const CUTOFF = "2019-11-26T00:00:00.000000Z";
 
 const NOW = new Date("2026-11-26T14:30:00.000Z");
 
@@ -136,17 +131,6 @@ describe("export filters", () => {
     expect(filters).toMatchObject({ actions: ["read", "write"], path: "prod/x", success: false });
     // Parsing the stored form later gives the same filters, whatever the clock says then.
     expect(parseExportFilters(resolved, new Date("2030-01-01T00:00:00Z")).filters).toEqual(filters);
-  });
-
-  it("every builder puts the tenant filter first, then the retention cut-off", () => {
-    for (const [name, build] of Object.entries(EXPORT_BUILDERS)) {
-      const body = build({ id: "tenant-x", since: CUTOFF }) as { query: { bool: { filter: unknown[] } } };
-      expect(body.query.bool.filter[0], name).toEqual({ term: { "scaivault.tenant": "tenant-x" } });
-      if (name !== "jobsList")
-        expect(body.query.bool.filter[1], name).toEqual({
-          range: { "@timestamp": { gte: CUTOFF, format: "strict_date_optional_time_nanos" } },
-        });
-    }
   });
 
   it("pages the snapshot oldest first, continuing after a document's own position", () => {

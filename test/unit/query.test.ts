@@ -7,12 +7,11 @@ import {
   parseQuery,
 } from "../../src/features/query/query.params.ts";
 
-import { BUILDERS, eventsSearch, filterClauses, pathsSearch } from "../../src/features/query/query.query.ts";
+import { eventsSearch, filterClauses, pathsSearch } from "../../src/features/query/query.query.ts";
 import { Cursors, filterHash } from "../../src/http/cursor.ts";
 import { ProblemError } from "../../src/http/problem.ts";
 
 const T = { id: "t", since: null };
-const CUTOFF = "2019-11-26T00:00:00.000000Z";
 
 const NOW = new Date("2026-11-26T14:30:00.000Z");
 const parse = (qs: string, allowed: readonly FilterParam[] = FILTER_PARAMS) =>
@@ -146,18 +145,6 @@ describe("addresses", () => {
 });
 
 describe("query builders", () => {
-  it("every builder puts the tenant filter first, then the retention cut-off", () => {
-    expect(Object.keys(BUILDERS).length).toBeGreaterThanOrEqual(2);
-    for (const [name, build] of Object.entries(BUILDERS)) {
-      const body = build({ id: "tenant-x", since: CUTOFF }) as { query: { bool: { filter: unknown[] } } };
-      expect(body.query.bool.filter[0], name).toEqual({ term: { "scaivault.tenant": "tenant-x" } });
-      if (name !== "jobsList")
-        expect(body.query.bool.filter[1], name).toEqual({
-          range: { "@timestamp": { gte: CUTOFF, format: "strict_date_optional_time_nanos" } },
-        });
-    }
-  });
-
   it("translates each filter", () => {
     expect(
       filterClauses({

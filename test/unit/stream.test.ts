@@ -10,11 +10,9 @@ import {
   parsePosition,
   reached,
 } from "../../src/features/stream/stream.position.ts";
-import { changesSearch, STREAM_BUILDERS } from "../../src/features/stream/stream.query.ts";
+import { changesSearch } from "../../src/features/stream/stream.query.ts";
 import { Subscriber } from "../../src/features/stream/stream.subscriber.ts";
 import { inScope } from "../../src/opensearch/tenant-scope.ts";
-
-const CUTOFF = "2019-11-26T00:00:00.000000Z";
 
 describe("live-tail positions", () => {
   it("round-trip through their text form", () => {
@@ -66,17 +64,6 @@ describe("live-tail positions", () => {
 });
 
 describe("live-tail reads", () => {
-  it("a resuming client's read puts the tenant filter first, then the retention cut-off", () => {
-    expect(Object.keys(STREAM_BUILDERS).length).toBeGreaterThanOrEqual(1);
-    for (const [name, build] of Object.entries(STREAM_BUILDERS)) {
-      const body = build({ id: "tenant-x", since: CUTOFF }) as { query: { bool: { filter: unknown[] } } };
-      expect(body.query.bool.filter[0], name).toEqual({ term: { "scaivault.tenant": "tenant-x" } });
-      expect(body.query.bool.filter[1], name).toEqual({
-        range: { "@timestamp": { gte: CUTOFF, format: "strict_date_optional_time_nanos" } },
-      });
-    }
-  });
-
   it("the shared feed reads only the subscribed tenants, in store order", () => {
     expect(changesSearch(["a", "b"], { from: 5, to: 9 }, 100)).toEqual({
       query: {

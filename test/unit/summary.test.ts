@@ -7,7 +7,6 @@ import {
   anomaliesSearch,
   parseSeries,
   parseSummary,
-  SUMMARY_BUILDERS,
   scoreAnomalies,
   summarySearch,
 } from "../../src/features/summary/summary.query.ts";
@@ -16,7 +15,6 @@ import { PROJECT_ROOT } from "../../src/opensearch/bootstrap.ts";
 import { queryFixture } from "../support/fixture.ts";
 
 const T = { id: "t", since: null };
-const CUTOFF = "2019-11-26T00:00:00.000000Z";
 
 /** Responses recorded from OpenSearch 3.8 for the query fixture (tenant "rec") and a small baseline set. */
 const recorded = (name: string) =>
@@ -56,17 +54,6 @@ describe("intervals", () => {
 });
 
 describe("summary builders", () => {
-  it("every builder puts the tenant filter first, then the retention cut-off", () => {
-    for (const [name, build] of Object.entries(SUMMARY_BUILDERS)) {
-      const body = build({ id: "tenant-x", since: CUTOFF }) as { query: { bool: { filter: unknown[] } } };
-      expect(body.query.bool.filter[0], name).toEqual({ term: { "scaivault.tenant": "tenant-x" } });
-      if (name !== "jobsList")
-        expect(body.query.bool.filter[1], name).toEqual({
-          range: { "@timestamp": { gte: CUTOFF, format: "strict_date_optional_time_nanos" } },
-        });
-    }
-  });
-
   it("covers the window with empty buckets and counts failures per bucket", () => {
     const body = summarySearch(
       T,

@@ -54,7 +54,6 @@ const MAX_DELAY_MS = 2 ** 31 - 1;
 const FAILURE_BACKOFF_MS = 2000;
 
 export class StreamHub {
-  readonly #client: Client;
   readonly #store: Store;
   readonly #log: Logger;
   readonly #settings: StreamSettings;
@@ -82,7 +81,6 @@ export class StreamHub {
     /** The data stream to follow (the audit events unless a test says otherwise). */
     stream?: string;
   }) {
-    this.#client = deps.client;
     this.#store = { client: deps.client, stream: deps.stream ?? AUDIT_STREAM };
     this.#log = deps.log;
     this.#settings = deps.settings;
@@ -274,11 +272,11 @@ export class StreamHub {
       return s.checkpoint >= from ? [{ shard, range: { from, to: s.checkpoint } }] : [];
     });
     if (due.length === 0) return;
-    await refresh(this.#client, index.name);
+    await refresh(this.#store.client, index.name);
     const { pageSize } = this.#settings;
     for (const { shard, range } of due) {
       for await (const hits of readRange(
-        this.#client,
+        this.#store.client,
         index.name,
         shard,
         range,
@@ -350,13 +348,13 @@ export class StreamHub {
         // Up to the feed's position in its index; an older index only as far as is final.
         const upTo =
           index.gen === head.gen ? head.seq.map((s) => s - 1) : index.shards.map((s) => s.checkpoint);
-        await refresh(this.#client, index.name);
+        await refresh(this.#store.client, index.name);
         for (const [shard, to] of upTo.entries()) {
           const from = sub.pos.seq[shard] ?? 0;
           if (from > to) continue;
           const build = (r: SeqRange) => catchUpSearch(sub.tenant, filters, r, pageSize);
           for await (const hits of readRange(
-            this.#client,
+            this.#store.client,
             index.name,
             shard,
             { from, to },
