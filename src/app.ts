@@ -21,9 +21,19 @@ import type { Verify } from "./http/auth.ts";
 import { Cursors } from "./http/cursor.ts";
 import type { AppEnv } from "./http/env.ts";
 import { createMetrics, type Metrics } from "./http/metrics.ts";
-import { accessLog, errorHandler, limitBody, notFound, sendProblem, wrongMethod } from "./http/middleware.ts";
+import {
+  accessLog,
+  errorHandler,
+  limitBody,
+  limitRequestTarget,
+  notFound,
+  securityHeaders,
+  sendProblem,
+  wrongMethod,
+} from "./http/middleware.ts";
 import { mountOpenApi } from "./http/openapi.ts";
 import { fieldErrors, problem } from "./http/problem.ts";
+import { MAX_URL_BYTES } from "./http/server.ts";
 import type { Logger } from "./logger.ts";
 import type { Readiness } from "./opensearch/readiness.ts";
 
@@ -58,7 +68,9 @@ export function createApp(deps: AppDeps) {
 
   app.use(requestId());
   app.use(accessLog(deps.log));
+  app.use(securityHeaders());
   app.use(metrics.middleware);
+  app.use(limitRequestTarget(MAX_URL_BYTES));
   app.use(wrongMethod(app));
   app.use(limitBody(deps.config.bodyLimitBytes));
   app.onError(errorHandler(deps.log));
@@ -72,6 +84,7 @@ export function createApp(deps: AppDeps) {
     verify: deps.verify,
     now,
     ingested: metrics.ingested,
+    redactions: metrics.redactions,
   });
 
   const query = {

@@ -66,6 +66,12 @@ const schema = z
     ),
     AUDIT_JWKS_URL: optionalString.pipe(z.url().optional()),
     AUDIT_CURSOR_SECRET: optionalString.pipe(z.string().min(32, "must be at least 32 characters").optional()),
+    AUDIT_TOKEN_MAX_LIFETIME_SECONDS: z.coerce
+      .number()
+      .int()
+      .min(60)
+      .max(400 * 86_400)
+      .default(86_400),
 
     LIFECYCLE_ROLLOVER_AGE: z
       .string()
@@ -186,6 +192,8 @@ export interface Config {
     readonly jwksUrl: string | undefined;
     /** Set in local mode without a configured secret: the file holding the generated dev secret. */
     readonly devSecretFile: string | undefined;
+    /** Longest token lifetime accepted (`exp` − `iat`), in seconds. */
+    readonly maxLifetimeSec: number;
   };
   /** HMAC key for page cursors: shared by every replica, so a cursor works on any of them. */
   readonly cursorKey: Buffer;
@@ -303,6 +311,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       jwtSecret,
       jwksUrl: e.AUDIT_JWKS_URL,
       devSecretFile,
+      maxLifetimeSec: e.AUDIT_TOKEN_MAX_LIFETIME_SECONDS,
     }),
     cursorKey,
     lifecycle: Object.freeze({

@@ -6,7 +6,6 @@
  * for a quick resume), then the embedded node.
  */
 import { readFileSync } from "node:fs";
-import { serve } from "@hono/node-server";
 import { createApp } from "./app.ts";
 import { loadConfigOrExit } from "./config.ts";
 import { type ExportThread, startExportThread } from "./features/exports/exports.thread.ts";
@@ -14,6 +13,7 @@ import { Purger } from "./features/retention/retention.purge.ts";
 import { StreamHub } from "./features/stream/stream.hub.ts";
 import { createVerifier } from "./http/auth.ts";
 import { createMetrics } from "./http/metrics.ts";
+import { startServer } from "./http/server.ts";
 import { createLogger } from "./logger.ts";
 import { loadAssets, PROJECT_ROOT } from "./opensearch/bootstrap.ts";
 import { createOpenSearchClient } from "./opensearch/client.ts";
@@ -97,7 +97,7 @@ const app = createApp({
   metrics,
   verify: createVerifier(config.auth),
 });
-const server = serve({ fetch: app.fetch, port: config.port, hostname: config.host }, (info) => {
+const server = startServer(app.fetch, { port: config.port, hostname: config.host }, (info) => {
   log.info(`ScaiVault Audit Log API listening on http://${info.address}:${info.port} (OpenSearch ${url})`);
   if (config.auth.devSecretFile) {
     log.info(

@@ -4,7 +4,8 @@
  * Dashboards feel at home; product fields live under `scaivault.*`. Both directions are pure.
  */
 import type { Action, AuditEvent, IdentityType, IngestEvent } from "./event.schema.ts";
-import { redact } from "./redaction.ts";
+import { redactKeys } from "./redaction.ts";
+import { isoMicros, parseTimestamp } from "./time.ts";
 
 /** The stored document, as in index-templates/audit-events.json. */
 export interface AuditDocument {
@@ -30,9 +31,12 @@ export interface AuditDocument {
 /** A validated, redacted event with its id and canonical timestamp settled. */
 export type NormalizedEvent = AuditEvent;
 
-/** Settles a validated event: assigns an id when it has none, fills absent fields with null, redacts context. */
+/**
+ * Settles a validated event: assigns an id when it has none, fills absent fields with null,
+ * redacts context values by key (redaction by value runs over the whole batch: events/secrets).
+ */
 export function normalize(e: IngestEvent, newId: () => string): { event: NormalizedEvent; redacted: number } {
-  const context = redact(e.context ?? {});
+  const context = redactKeys(e.context ?? {});
   return {
     redacted: context.redacted,
     event: {
@@ -101,23 +105,95 @@ export function searchText(e: NormalizedEvent): string {
   return parts.filter((p) => p !== null && p !== "").join("\n");
 }
 
-export function fromDocument(d: AuditDocument): AuditEvent {
+/** Where a stored event sits in the newest-first order: its `@timestamp` and its id, as stored. */
+export type SortKey = [timestamp: string, id: string];
+
+/** A stored document as every reader sees it. */
+export interface StoredEvent {
+  event: AuditEvent;
+  tenant: string | null;
+  /** The ingest stamp (`event.ingested`), when the document has one. */
+  ingested: string | null;
+  sortKey: SortKey;
+}
+
+type Loose = Record<string, unknown>;
+const obj = (v: unknown): Loose =>
+  v !== null && typeof v === "object" && !Array.isArray(v) ? (v as Loose) : {};
+const text = (v: unknown): string | null =>
+  typeof v === "string"
+    ? v
+    : v === null || v === undefined
+      ? null
+      : typeof v === "object"
+        ? JSON.stringify(v)
+        : String(v);
+const num = (v: unknown): number | null => {
+  const n = typeof v === "number" ? v : typeof v === "string" && v.trim() !== "" ? Number(v) : Number.NaN;
+  return Number.isFinite(n) ? n : null;
+};
+
+/** The API form, which ingest always stores: nothing to do for it. */
+const CANONICAL = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
+
+/** A stored `@timestamp` in the API form when it can be read as one; otherwise as stored. */
+export function timestampOf(v: unknown): string {
+  if (typeof v === "string" && CANONICAL.test(v)) return v;
+  if (typeof v === "number" && Number.isFinite(v)) return isoMicros(new Date(v)); // epoch millis
+  const t = text(v) ?? "";
+  const parsed = parseTimestamp(t);
+  return parsed.ok ? parsed.value : t;
+}
+
+/**
+ * Any stored document → the API form, whatever it holds. Documents written by ingest map field by
+ * field; one written to the cluster by other means (a missing field, a number where text belongs,
+ * an array under a keyword, a context that is not an object, prototype-like keys) is still read —
+ * the absent as null, the odd as text — so one document can never fail a page, an export or a
+ * live-tail feed that carries other tenants' events.
+ */
+export function readDocument(source: unknown): StoredEvent {
+  const d = obj(source);
+  const event = obj(d.event);
+  const sv = obj(d.scaivault);
+  const http = obj(d.http);
+  const request = obj(http.request);
+  const duration = num(event.duration);
+  const timestamp = timestampOf(d["@timestamp"]);
+  const id = text(event.id) ?? "";
   return {
-    id: d.event.id,
-    timestamp: d["@timestamp"],
-    action: d.event.action,
-    path: d.scaivault.path,
-    identity: { id: d.user.id, type: d.scaivault.identity.type, session_id: d.scaivault.session?.id ?? null },
-    source_ip: d.source?.ip ?? null,
-    user_agent: d.user_agent?.original ?? null,
-    request: {
-      id: d.http?.request?.id ?? null,
-      method: d.http?.request?.method ?? null,
-      status: d.http?.response?.status_code ?? null,
-      duration_ms: d.event.duration === undefined ? null : nsToMs(d.event.duration),
+    tenant: text(sv.tenant),
+    ingested: text(event.ingested),
+    sortKey: [typeof d["@timestamp"] === "string" ? d["@timestamp"] : timestamp, id],
+    event: {
+      id,
+      timestamp,
+      action: (text(event.action) ?? "") as Action,
+      path: text(sv.path) ?? "",
+      identity: {
+        id: text(obj(d.user).id) ?? "",
+        type: (text(obj(sv.identity).type) ?? "") as IdentityType,
+        session_id: text(obj(sv.session).id),
+      },
+      source_ip: text(obj(d.source).ip),
+      user_agent: text(obj(d.user_agent).original),
+      request: {
+        id: text(request.id),
+        method: text(request.method),
+        status: num(obj(http.response).status_code),
+        duration_ms: duration === null ? null : nsToMs(duration),
+      },
+      success: event.outcome === "success",
+      error_code: text(obj(d.error).code),
+      context: obj(sv.context),
     },
-    success: d.event.outcome === "success",
-    error_code: d.error?.code ?? null,
-    context: d.scaivault.context ?? {},
   };
+}
+
+export const fromDocument = (source: unknown): AuditEvent => readDocument(source).event;
+
+/** Just the tenant and ingest stamp of a stored document, cheaply (the live tail's feed reads every tenant's). */
+export function peekDocument(source: unknown): { tenant: string | null; ingested: string | null } {
+  const d = obj(source);
+  return { tenant: text(obj(d.scaivault).tenant), ingested: text(obj(d.event).ingested) };
 }

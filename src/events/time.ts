@@ -8,8 +8,8 @@
 const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?([Zz]|[+-]\d{2}:\d{2})$/;
 
 /** date_nanos covers 1970-01-01 to 2262-04-11; keep a margin at the top. */
-const MIN_YEAR = 1970;
-const MAX_YEAR = 2261;
+export const MIN_YEAR = 1970;
+export const MAX_YEAR = 2261;
 
 export type TimeParse = { ok: true; value: string } | { ok: false; message: string };
 
@@ -84,7 +84,10 @@ export function parseInstant(input: string, now: Date): InstantParse {
     const [, sign, amount, unit] = rel;
     const delta = sign ? Number(amount) * UNIT_MS[unit as keyof typeof UNIT_MS] * (sign === "-" ? -1 : 1) : 0;
     const at = new Date(now.getTime() + delta);
-    if (at.getUTCFullYear() < 1970) return { ok: false, message: "lies before 1970" };
+    // The same bounds as an absolute instant: beyond them OpenSearch cannot compare (date_nanos).
+    const year = at.getUTCFullYear();
+    if (!(year >= MIN_YEAR)) return { ok: false, message: `lies before ${MIN_YEAR}` };
+    if (year > MAX_YEAR) return { ok: false, message: `lies after ${MAX_YEAR}` };
     return { ok: true, value: isoMicros(at), relative: true };
   }
   // An unencoded '+' in a query string arrives as a space: `…T15:00:00 01:00` meant `+01:00`.

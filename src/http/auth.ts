@@ -2,7 +2,9 @@
  * @module http/auth
  * Bearer JWT authentication (jose): HS256 with AUDIT_JWT_SECRET, or RS256/ES256 with keys from
  * AUDIT_JWKS_URL (cached; fetched again when a token names an unknown `kid`). Claims: `sub`,
- * `tenant`, `scope` (space-separated). 401 for a missing or bad token, 403 for a missing scope.
+ * `tenant`, `scope` (space-separated) and `exp`, at most `maxLifetimeSec` after `iat` (or after now,
+ * without `iat`); an `iat` in the future beyond the clock tolerance is refused. 401 for a missing
+ * or bad token, 403 for a missing scope. Nothing the token says is copied into a header unescaped.
  */
 import type { MiddlewareHandler } from "hono";
 import { createRemoteJWKSet, decodeProtectedHeader, errors, type JWTPayload, jwtVerify } from "jose";
@@ -17,10 +19,22 @@ export const TENANT_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
 export type Verify = (token: string) => Promise<Principal>;
 
+/** Longest token lifetime accepted by default (`exp` − `iat`): a day. */
+export const DEFAULT_MAX_LIFETIME_SEC = 86_400;
+
+/**
+ * Text for an RFC 7235 quoted-string: printable ASCII only, without `"` and `\`. Anything else a
+ * token carried (CR/LF, characters beyond U+00FF) would make the header invalid or split it.
+ */
+const headerSafe = (text: string) => text.replace(/[^\x20-\x7e]|["\\]/g, "?");
+
+/** An attacker-chosen value as it may appear in a message: bounded and printable. */
+const shown = (value: string) => JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
+
 function unauthorized(detail: string): ProblemError {
   return new ProblemError(401, detail, {
     headers: {
-      "WWW-Authenticate": `Bearer realm="scaivault-audit", error="invalid_token", error_description="${detail}"`,
+      "WWW-Authenticate": `Bearer realm="scaivault-audit", error="invalid_token", error_description="${headerSafe(detail)}"`,
     },
   });
 }
@@ -39,8 +53,24 @@ function principalOf(payload: JWTPayload): Principal {
   };
 }
 
+/** `exp` is required and bounded; `iat`, when present, is not in the future. */
+function checkLifetime(
+  payload: JWTPayload,
+  nowSec: number,
+  maxLifetimeSec: number,
+  toleranceSec: number,
+): void {
+  const { exp, iat } = payload;
+  if (typeof exp !== "number") throw unauthorized("the token has no exp claim: tokens must expire");
+  if (iat !== undefined && (typeof iat !== "number" || iat > nowSec + toleranceSec))
+    throw unauthorized("the token's iat claim lies in the future");
+  const lifetime = exp - (typeof iat === "number" ? iat : nowSec);
+  if (lifetime > maxLifetimeSec)
+    throw unauthorized(`the token lives longer than the ${maxLifetimeSec} s this service accepts`);
+}
+
 export function createVerifier(
-  auth: { jwtSecret?: string | undefined; jwksUrl?: string | undefined },
+  auth: { jwtSecret?: string | undefined; jwksUrl?: string | undefined; maxLifetimeSec?: number },
   opts: { jwksCooldownMs?: number; clockToleranceSec?: number } = {},
 ): Verify {
   const secret = auth.jwtSecret ? new TextEncoder().encode(auth.jwtSecret) : undefined;
@@ -51,6 +81,11 @@ export function createVerifier(
       })
     : undefined;
   const clockTolerance = opts.clockToleranceSec ?? 30;
+  const maxLifetime = auth.maxLifetimeSec ?? DEFAULT_MAX_LIFETIME_SEC;
+  const accept = (payload: JWTPayload): Principal => {
+    checkLifetime(payload, Math.floor(Date.now() / 1000), maxLifetime, clockTolerance);
+    return principalOf(payload);
+  };
 
   return async (token) => {
     let alg: string | undefined;
@@ -61,16 +96,16 @@ export function createVerifier(
     }
     try {
       if (alg === "HS256" && secret) {
-        return principalOf(
-          (await jwtVerify(token, secret, { algorithms: ["HS256"], clockTolerance })).payload,
-        );
+        return accept((await jwtVerify(token, secret, { algorithms: ["HS256"], clockTolerance })).payload);
       }
       if ((alg === "RS256" || alg === "ES256") && jwks) {
-        return principalOf(
+        return accept(
           (await jwtVerify(token, jwks, { algorithms: ["RS256", "ES256"], clockTolerance })).payload,
         );
       }
-      throw unauthorized(`tokens signed with ${alg ?? "no algorithm"} are not accepted`);
+      throw unauthorized(
+        `tokens signed with ${typeof alg === "string" ? shown(alg) : "no algorithm"} are not accepted`,
+      );
     } catch (err) {
       if (err instanceof ProblemError) throw err;
       if (err instanceof errors.JWTExpired) throw unauthorized("the token has expired");

@@ -1,18 +1,30 @@
 /**
  * @module http/cursor
  * Opaque, signed page cursors: base64url(JSON payload) + "." + base64url(HMAC-SHA256). A cursor is
- * bound to the tenant and to a hash of the filters it was made with, so it cannot be forged,
- * replayed by another tenant, or reused with other filters.
+ * bound to the tenant, to the endpoint that issued it and to a hash of the filters it was made
+ * with, so it cannot be forged, replayed by another tenant, used on another endpoint (whose
+ * positions mean something else) or reused with other filters.
  */
 import { createHash, createHmac, timingSafeEqual } from "node:crypto";
 
 export interface CursorPayload<P> {
   /** Tenant the cursor was issued to. */
   t: string;
+  /** The endpoint (route pattern) that issued it. */
+  e: string;
   /** Hash of the normalized filter set. */
   h: string;
   /** Position and whatever the feature needs to continue (e.g. the resolved time window). */
   p: P;
+}
+
+/** What a cursor is bound to. */
+export interface CursorBinding {
+  tenant: string;
+  /** The issuing route's pattern, e.g. `/v1/audit/identities/:identity_id/paths`. */
+  endpoint: string;
+  /** `filterHash` of the filters as written. */
+  filters: string;
 }
 
 export type CursorCheck<P> = { ok: true; position: P } | { ok: false; message: string };
@@ -37,14 +49,13 @@ export class Cursors {
     return createHmac("sha256", this.#key).update(data).digest();
   }
 
-  encode<P>(tenant: string, hash: string, position: P): string {
-    const data = Buffer.from(
-      JSON.stringify({ t: tenant, h: hash, p: position } satisfies CursorPayload<P>),
-    ).toString("base64url");
+  encode<P>(bind: CursorBinding, position: P): string {
+    const payload: CursorPayload<P> = { t: bind.tenant, e: bind.endpoint, h: bind.filters, p: position };
+    const data = Buffer.from(JSON.stringify(payload)).toString("base64url");
     return `${data}.${this.#sign(data).toString("base64url")}`;
   }
 
-  decode<P>(cursor: string, tenant: string, hash: string): CursorCheck<P> {
+  decode<P>(cursor: string, bind: CursorBinding): CursorCheck<P> {
     const [data, sig, extra] = cursor.split(".");
     if (!data || !sig || extra !== undefined)
       return { ok: false, message: "is not a cursor this service issued" };
@@ -60,8 +71,10 @@ export class Cursors {
       return { ok: false, message: "is not a cursor this service issued" };
     }
     // Same message for another tenant's cursor: do not confirm that it is valid elsewhere.
-    if (payload.t !== tenant) return { ok: false, message: "is not a cursor this service issued" };
-    if (payload.h !== hash)
+    if (payload.t !== bind.tenant) return { ok: false, message: "is not a cursor this service issued" };
+    if (payload.e !== bind.endpoint)
+      return { ok: false, message: "was issued by another endpoint; use it only where it was returned" };
+    if (payload.h !== bind.filters)
       return { ok: false, message: "was made with other filters; repeat the first request's filters" };
     return { ok: true, position: payload.p };
   }

@@ -12,6 +12,8 @@ export interface Metrics {
   middleware: MiddlewareHandler;
   /** Events through POST /v1/audit/events, by outcome (accepted, duplicate, rejected, redacted values). */
   ingested: Counter<"outcome">;
+  /** Values redacted at ingest, by rule: `key` (by key name) or the value rule that found a secret. */
+  redactions: Counter<"rule">;
   /** Export jobs that ended on this replica, by outcome (completed, failed, cancelled). */
   exportsFinished: Counter<"outcome">;
   /** Events the retention purge deleted on this replica. */
@@ -19,6 +21,9 @@ export interface Metrics {
   /** The live tail on this replica. */
   stream: StreamMetrics;
 }
+
+/** A route pattern as the OpenAPI document writes it: `/v1/audit/secrets/:path{[\s\S]+}` → `/v1/audit/secrets/{path}`. */
+export const routeLabel = (pattern: string): string => pattern.replace(/:(\w+)(?:\{.*?\})?(?=\/|$)/g, "{$1}");
 
 export function createMetrics(): Metrics {
   const registry = new Registry();
@@ -40,14 +45,20 @@ export function createMetrics(): Metrics {
     const end = duration.startTimer();
     await next();
     // Unmatched requests share one label value so scanners cannot blow up the series count.
-    const route = c.res.status === 404 || c.res.status === 405 ? "unmatched" : c.req.routePath;
+    const route = c.res.status === 404 || c.res.status === 405 ? "unmatched" : routeLabel(c.req.routePath);
     end({ method: c.req.method, route });
     requests.inc({ method: c.req.method, route, status: String(c.res.status) });
   };
   const ingested = new Counter({
     name: "audit_events_ingested_total",
-    help: "Audit events received, by outcome: accepted, duplicate, rejected; redacted counts context values replaced",
+    help: "Audit events received, by outcome: accepted, duplicate, rejected; redacted counts values replaced (all rules)",
     labelNames: ["outcome"] as const,
+    registers: [registry],
+  });
+  const redactions = new Counter({
+    name: "audit_redactions_total",
+    help: "Values redacted at ingest, by rule: key (the key's name), or the value rule that recognised a secret (private-key, jwt, github, aws, …)",
+    labelNames: ["rule"] as const,
     registers: [registry],
   });
   const exportsFinished = new Counter({
@@ -85,5 +96,5 @@ export function createMetrics(): Metrics {
       registers: [registry],
     }),
   };
-  return { registry, middleware, ingested, exportsFinished, purged, stream };
+  return { registry, middleware, ingested, redactions, exportsFinished, purged, stream };
 }

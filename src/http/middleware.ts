@@ -1,7 +1,7 @@
 /**
  * @module http/middleware
- * Cross-cutting HTTP behaviour: the access log, the body-size limit, and problem+json for errors,
- * unknown routes and wrong methods.
+ * Cross-cutting HTTP behaviour: the access log, security headers, limits on the request target and
+ * the body, and problem+json for errors, unknown routes and wrong methods.
  */
 import type { Context, Env, Hono, MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
@@ -38,6 +38,59 @@ export function accessLog(log: Logger): MiddlewareHandler {
       },
       "request",
     );
+  };
+}
+
+/**
+ * On every response: no MIME sniffing, no referrer. API answers are never cached (they carry one
+ * tenant's audit data); a response that set its own Cache-Control (the live tail, static assets)
+ * keeps it.
+ */
+export function securityHeaders(): MiddlewareHandler {
+  return async (c, next) => {
+    await next();
+    c.res.headers.set("X-Content-Type-Options", "nosniff");
+    c.res.headers.set("Referrer-Policy", "no-referrer");
+    if (!c.res.headers.has("Cache-Control")) c.res.headers.set("Cache-Control", "no-store");
+  };
+}
+
+/** Query parameters one request may carry (each endpoint takes a dozen or so). */
+export const MAX_QUERY_PARAMS = 100;
+/** The longest cursor the service issues is far below this. */
+export const MAX_CURSOR_CHARS = 4096;
+
+/**
+ * The request target within bounds before anything parses it: 414 beyond `maxUrlBytes`, 400 for
+ * more than MAX_QUERY_PARAMS parameters or a cursor longer than any the service issues.
+ */
+export function limitRequestTarget(maxUrlBytes: number): MiddlewareHandler {
+  return async (c, next) => {
+    const url = c.req.url;
+    const target = url.slice(url.indexOf("/", url.indexOf("//") + 2));
+    if (Buffer.byteLength(target) > maxUrlBytes)
+      return sendProblem(c, problem(414, `the request target exceeds ${maxUrlBytes} bytes`));
+    const query = new URL(url).searchParams;
+    let count = 0;
+    for (const _ of query.keys()) count++;
+    if (count > MAX_QUERY_PARAMS)
+      return sendProblem(
+        c,
+        problem(400, "the query has too many parameters", [
+          {
+            field: "query",
+            message: `must hold at most ${MAX_QUERY_PARAMS} parameters; this one has ${count}`,
+          },
+        ]),
+      );
+    if (query.getAll("cursor").some((v) => v.length > MAX_CURSOR_CHARS))
+      return sendProblem(
+        c,
+        problem(400, "the cursor is not one this service issued", [
+          { field: "cursor", message: "is not a cursor this service issued" },
+        ]),
+      );
+    await next();
   };
 }
 

@@ -38,8 +38,10 @@ const TITLES: Record<number, [slug: string, title: string]> = {
   405: ["method-not-allowed", "Method Not Allowed"],
   409: ["conflict", "Conflict"],
   413: ["payload-too-large", "Payload Too Large"],
+  414: ["uri-too-long", "URI Too Long"],
   415: ["unsupported-media-type", "Unsupported Media Type"],
   429: ["too-many-requests", "Too Many Requests"],
+  431: ["request-header-fields-too-large", "Request Header Fields Too Large"],
   500: ["internal", "Internal Server Error"],
   503: ["unavailable", "Service Unavailable"],
 };

@@ -4,6 +4,12 @@
  * support is off: it parses every response twice, the second time with a slow parser. Nothing
  * read back needs it: positions in the event order are taken from the documents' timestamps
  * (strings), never from nanosecond sort values.
+ *
+ * Its prototype-poisoning guard is off too: it rejects a whole response when any document holds a
+ * `__proto__` key, or `constructor` with `prototype` under it, so one such stored event would fail
+ * every page, export and live-tail read that carries it (and every tenant on that feed). Ingest
+ * refuses those keys; a document that holds them anyway is parsed by plain JSON.parse (which only
+ * makes own properties) and read by code that never merges it into another object.
  */
 import { readFileSync } from "node:fs";
 import { Client } from "@opensearch-project/opensearch";
@@ -21,5 +27,6 @@ export function createOpenSearchClient(opts: Partial<Config["opensearch"]> & { u
 
     // Fail fast: the API answers 503 with Retry-After rather than holding a client for ages.
     maxRetries: 2,
+    disablePrototypePoisoningProtection: true,
   });
 }

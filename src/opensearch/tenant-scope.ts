@@ -44,7 +44,7 @@ export function scoped(tenant: Tenant, clauses: Clause[]): Clause {
  */
 export function inScope(
   tenant: Tenant,
-  doc: { "@timestamp": string; scaivault: { tenant: string } },
+  doc: { tenant: string | null; event: { timestamp: string } },
 ): boolean {
-  return doc.scaivault.tenant === tenant.id && (tenant.since === null || doc["@timestamp"] >= tenant.since);
+  return doc.tenant === tenant.id && (tenant.since === null || doc.event.timestamp >= tenant.since);
 }

@@ -28,7 +28,8 @@ import { queryFixture } from "../support/fixture.ts";
 import { listen, openStream, SseStream } from "../support/sse.ts";
 
 const url = inject("opensearchUrl");
-const harness = testApp(url, { stream: { heartbeatMs: 300 } });
+// Tokens may live 60 days here: a stream of a token that outlives a timer's range is tested.
+const harness = testApp(url, { stream: { heartbeatMs: 300 }, tokenMaxLifetimeSec: 60 * 86_400 });
 const { app, client, readiness } = harness;
 let server: Awaited<ReturnType<typeof listen>>;
 
@@ -163,6 +164,9 @@ describe("GET /v1/audit/stream", () => {
   it("delivers every event exactly once under concurrent writers and repeated reconnects", async () => {
     const tenant = newTenant("churn");
     const sent: string[] = [];
+    // Subscribed before anything is written: a stream without Last-Event-ID starts at "now", so a
+    // batch acknowledged before the first subscription would (rightly) never be delivered.
+    let first: SseStream | undefined = await subscribe(tenant);
     const writers = Array.from({ length: 6 }, async (_, w) => {
       for (let b = 0; b < 15; b++) {
         const events = batch(`churn-${w}-${b}`, 20);
@@ -180,7 +184,8 @@ describe("GET /v1/audit/stream", () => {
     let lastEventId: string | undefined;
     let reconnects = 0;
     for (;;) {
-      const stream = await subscribe(tenant, lastEventId ? { lastEventId } : {});
+      const stream = first ?? (await subscribe(tenant, lastEventId ? { lastEventId } : {}));
+      first = undefined;
       await sleep(150);
       stream.close();
       await stream.ended;

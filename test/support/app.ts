@@ -36,6 +36,8 @@ export function testApp(
     now?: () => Date;
     endpointAllowlist?: string[];
     stream?: Partial<StreamSettings>;
+    /** Longest token lifetime the app accepts (default: the service's, a day). */
+    tokenMaxLifetimeSec?: number;
   } = {},
 ) {
   const lines: string[] = [];
@@ -67,7 +69,10 @@ export function testApp(
     client,
     log,
     readiness,
-    verify: createVerifier({ jwtSecret: TEST_SECRET }),
+    verify: createVerifier({
+      jwtSecret: TEST_SECRET,
+      ...(opts.tokenMaxLifetimeSec ? { maxLifetimeSec: opts.tokenMaxLifetimeSec } : {}),
+    }),
     ...(opts.now ? { now: opts.now } : {}),
   });
   return { app, client, readiness, lines, hub, metrics };

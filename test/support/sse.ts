@@ -4,7 +4,7 @@
  * last event id, which parser libraries skip), recording when each message arrived.
  */
 import type { AddressInfo } from "node:net";
-import { serve } from "@hono/node-server";
+import { startServer } from "../../src/http/server.ts";
 
 export interface SseMessage {
   id: string;
@@ -16,8 +16,8 @@ export interface SseMessage {
 
 /** Serves `app` on 127.0.0.1 (a free port) until `close`. */
 export async function listen(app: { fetch: (req: Request) => Response | Promise<Response> }) {
-  const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
-    const s = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" }, () => resolve(s));
+  const server = await new Promise<ReturnType<typeof startServer>>((resolve) => {
+    const s = startServer(app.fetch, { port: 0, hostname: "127.0.0.1" }, () => resolve(s));
   });
   const { port } = server.address() as AddressInfo;
   return {

@@ -92,6 +92,73 @@ describe("HS256 tokens", () => {
   });
 });
 
+describe("hostile token headers and lifetimes", () => {
+  const app = guarded(createVerifier({ jwtSecret: SECRET }));
+  const withHeader = (header: Record<string, unknown>) =>
+    `${Buffer.from(JSON.stringify(header)).toString("base64url")}.${Buffer.from(JSON.stringify({ sub: "x", ...claims })).toString("base64url")}.c2ln`;
+
+  it.each([
+    ["CR/LF", "HS256\r\nX-Injected: 1"],
+    ["a character above U+00FF", "HS\u0100256"],
+    ["an emoji", "🙂"],
+    ["a double quote", 'HS256", error="other'],
+    ["a backslash", "HS\\256"],
+    ["NUL", "HS\u0000"],
+    ["a very long value", "A".repeat(10_000)],
+    ["a number", 256],
+    ["an object", { a: 1 }],
+  ])("an alg with %s: 401 problem+json with a well-formed WWW-Authenticate", async (_name, alg) => {
+    const res = await get(app, "/r", withHeader({ alg, typ: "JWT" }));
+    expect(res.status).toBe(401);
+    expect(res.headers.get("content-type")).toBe("application/problem+json");
+    const header = res.headers.get("www-authenticate") as string;
+    // One header, printable ASCII, every quoted-string closed where it should be.
+    expect(header).toMatch(
+      /^Bearer realm="scaivault-audit", error="invalid_token", error_description="[\x20-\x21\x23-\x5b\x5d-\x7e]*"$/,
+    );
+    expect(((await json(res)).detail as string).length).toBeLessThan(200);
+  });
+
+  it("requires exp", async () => {
+    const token = await new SignJWT(claims)
+      .setProtectedHeader({ alg: "HS256" })
+      .setSubject("x")
+      .setIssuedAt()
+      .sign(key);
+    const res = await get(app, "/r", token);
+    expect(res.status).toBe(401);
+    expect((await json(res)).detail).toMatch(/exp/);
+  });
+
+  it("refuses a token that lives longer than allowed (default a day), with or without iat", async () => {
+    expect((await get(app, "/r", await hs256(claims, { exp: "23h" }))).status).toBe(200);
+    expect((await get(app, "/r", await hs256(claims, { exp: "25h" }))).status).toBe(401);
+    const noIat = await new SignJWT(claims)
+      .setProtectedHeader({ alg: "HS256" })
+      .setSubject("x")
+      .setExpirationTime("25h")
+      .sign(key);
+    expect((await get(app, "/r", noIat)).status).toBe(401);
+    const longer = guarded(createVerifier({ jwtSecret: SECRET, maxLifetimeSec: 7 * 86_400 }));
+    expect((await get(longer, "/r", await hs256(claims, { exp: "6d" }))).status).toBe(200);
+  });
+
+  it("refuses an iat in the future beyond the clock tolerance", async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const at = (iat: number) =>
+      new SignJWT(claims)
+        .setProtectedHeader({ alg: "HS256" })
+        .setSubject("x")
+        .setIssuedAt(iat)
+        .setExpirationTime(now + 600)
+        .sign(key);
+    expect((await get(app, "/r", await at(now + 10))).status).toBe(200); // within 30 s
+    const res = await get(app, "/r", await at(now + 300));
+    expect(res.status).toBe(401);
+    expect((await json(res)).detail).toMatch(/iat/);
+  });
+});
+
 describe("JWKS tokens (RS256, ES256)", () => {
   let server: Server;
   let keys: { kid: string; jwk: Record<string, unknown> }[] = [];

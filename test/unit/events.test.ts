@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { type AuditDocument, fromDocument, normalize, toDocument } from "../../src/events/event.mapping.ts";
 import { IngestEventSchema } from "../../src/events/event.schema.ts";
-import { isValueCarrier, REDACTED, redact } from "../../src/events/redaction.ts";
+import { isValueCarrier, REDACTED, redactKeys as redact } from "../../src/events/redaction.ts";
 import { parseTimestamp } from "../../src/events/time.ts";
 
 const full = {

@@ -64,7 +64,7 @@ describe("csv", () => {
       success: false,
     });
     const text = fileHeader("csv") + formatEvents("csv", [e]);
-    expect(text.split("\r\n")[0]).toBe(CSV_COLUMNS.join(","));
+    expect(text.split("\r\n")[0]).toBe(CSV_COLUMNS.map((c) => `"${c}"`).join(","));
     const [header, row] = parse(text) as string[][];
     expect(header).toEqual([...CSV_COLUMNS]);
     expect(row).toEqual([

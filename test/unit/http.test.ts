@@ -1,6 +1,8 @@
+import { type AddressInfo, connect } from "node:net";
 import { errors } from "@opensearch-project/opensearch";
-import { describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ProblemError, toProblem } from "../../src/http/problem.ts";
+import { startServer } from "../../src/http/server.ts";
 import { DEAD_OPENSEARCH, json, testApp, tokenFor } from "../support/app.ts";
 
 describe("toProblem", () => {
@@ -158,7 +160,23 @@ describe("HTTP basics", () => {
     expect(doc.components.schemas.Readiness).toBeDefined();
     const docs = await app.request("/docs");
     expect(docs.status).toBe(200);
-    expect(await docs.text()).toContain("/openapi.json");
+    expect(docs.headers.get("Content-Security-Policy")).toContain("script-src 'self'");
+    expect(docs.headers.get("X-Frame-Options")).toBe("DENY");
+    // Every script and stylesheet comes from the service itself, so the page works offline.
+    const page = await docs.text();
+    const assets = [...page.matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1] as string);
+    expect(assets.length).toBeGreaterThanOrEqual(3);
+    let init = "";
+    for (const asset of assets) {
+      expect(asset.startsWith("/docs/")).toBe(true);
+      const res = await app.request(asset);
+      expect(res.status).toBe(200);
+      const body = await res.text();
+      expect(body.length).toBeGreaterThan(0);
+      if (asset.endsWith("init.js")) init = body;
+    }
+    expect(page).not.toMatch(/<script>(?!<)/); // no inline script: the CSP forbids it
+    expect(init).toContain("/openapi.json");
   });
 });
 
@@ -176,11 +194,95 @@ describe("/metrics", () => {
     expect(text).toMatch(/http_requests_total\{method="GET",route="\/healthz",status="200"\} 2/);
     expect(text).toMatch(/http_requests_total\{method="GET",route="unmatched",status="404"\} 1/);
     expect(text).toMatch(
-      /http_requests_total\{method="GET",route="\/v1\/audit\/secrets\/:path\{\.\+\}",status="401"\} 1/,
+      /http_requests_total\{method="GET",route="\/v1\/audit\/secrets\/\{path\}",status="401"\} 1/,
     );
 
     expect(text).toContain("http_request_duration_seconds_bucket");
     expect(text).toContain("process_cpu_seconds_total");
     expect(text).not.toContain("db-password");
+  });
+});
+
+describe("security headers", () => {
+  it("are on every response: answers, errors, unknown routes, docs", async () => {
+    const { app } = testApp(DEAD_OPENSEARCH);
+    const token = await tokenFor("acme", "audit:read");
+    for (const [path, init] of [
+      ["/healthz", {}],
+      ["/v1/audit/logs", {}],
+      ["/v1/audit/logs?limit=0", { headers: { Authorization: `Bearer ${token}` } }],
+      ["/nowhere", {}],
+      ["/openapi.json", {}],
+      ["/docs", {}],
+    ] as const) {
+      const res = await app.request(path, init);
+      expect(res.headers.get("X-Content-Type-Options"), path).toBe("nosniff");
+      expect(res.headers.get("Referrer-Policy"), path).toBe("no-referrer");
+      if (!path.startsWith("/docs")) expect(res.headers.get("Cache-Control"), path).toBe("no-store");
+    }
+  });
+});
+
+describe("oversized requests get problem+json, not a reset or a bare status", () => {
+  const { app } = testApp(DEAD_OPENSEARCH);
+  let base: { port: number; close: () => Promise<void> };
+
+  beforeAll(async () => {
+    const server = await new Promise<ReturnType<typeof startServer>>((resolve) => {
+      const s = startServer(app.fetch, { port: 0, hostname: "127.0.0.1" }, () => resolve(s));
+    });
+    base = {
+      port: (server.address() as AddressInfo).port,
+      close: () => new Promise((r) => server.close(() => r())),
+    };
+  });
+  afterAll(() => base.close());
+
+  /** Sends raw bytes and reads the whole answer (the connection is closed after it). */
+  const raw = (request: string) =>
+    new Promise<{ status: number; headers: string; body: string }>((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      const socket = connect(base.port, "127.0.0.1", () => socket.write(request));
+      socket.on("data", (d) => chunks.push(d));
+      socket.on("error", reject);
+      socket.on("close", () => {
+        const text = Buffer.concat(chunks).toString("utf8");
+        const [head = "", body = ""] = text.split("\r\n\r\n");
+        resolve({ status: Number(head.split(" ")[1]), headers: head, body });
+      });
+    });
+
+  it.each([
+    ["a 100 KB query string", `GET /v1/audit/logs?q=${"a".repeat(100_000)} HTTP/1.1\r\nHost: x\r\n\r\n`, 414],
+    ["a 1 MB cursor", `GET /v1/audit/logs?cursor=${"c".repeat(1_000_000)} HTTP/1.1\r\nHost: x\r\n\r\n`, 414],
+    [
+      "2,000 repeated parameters",
+      `GET /v1/audit/logs?${"action=read&".repeat(2000)} HTTP/1.1\r\nHost: x\r\n\r\n`,
+      414,
+    ],
+    ["a 20 KB header", `GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${"b".repeat(20_000)}\r\n\r\n`, 431],
+    ["bytes that are not HTTP", "HELLO\r\n\r\n", 400],
+  ])("%s", async (_name, request, status) => {
+    const res = await raw(request);
+    expect(res.status).toBe(status);
+    expect(res.headers).toContain("Content-Type: application/problem+json");
+    expect(JSON.parse(res.body)).toMatchObject({
+      status,
+      type: expect.stringContaining("urn:scaivault:problem:"),
+    });
+  });
+
+  it("a long target below the parser's limit: 414 from the app; many parameters or a long cursor: 400", async () => {
+    const token = await tokenFor("acme", "audit:read");
+    const headers = { Authorization: `Bearer ${token}` };
+    const long = await app.request(`/v1/audit/logs?q=${"a".repeat(9_000)}`, { headers });
+    expect(long.status).toBe(414);
+    expect(long.headers.get("content-type")).toBe("application/problem+json");
+    const many = await app.request(`/v1/audit/logs?${"action=read&".repeat(150)}`, { headers });
+    expect(many.status).toBe(400);
+    expect((await json(many)).errors).toEqual([{ field: "query", message: expect.stringContaining("150") }]);
+    const cursor = await app.request(`/v1/audit/logs?cursor=${"c".repeat(5_000)}`, { headers });
+    expect(cursor.status).toBe(400);
+    expect((await json(cursor)).errors).toEqual([{ field: "cursor", message: expect.any(String) }]);
   });
 });

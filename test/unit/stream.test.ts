@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { readDocument } from "../../src/events/event.mapping.ts";
 import type { AuditEvent } from "../../src/events/event.schema.ts";
 import { eventFilter, textTokens } from "../../src/features/stream/stream.match.ts";
 import {
@@ -79,7 +80,7 @@ describe("live-tail reads", () => {
   });
 
   it("inScope, the in-memory twin of scoped, checks the tenant and the cut-off", () => {
-    const doc = (tenant: string, ts: string) => ({ "@timestamp": ts, scaivault: { tenant } });
+    const doc = (tenant: string, ts: string) => readDocument({ "@timestamp": ts, scaivault: { tenant } });
     const t = { id: "acme", since: "2026-01-01T00:00:00.000000Z" };
     expect(inScope(t, doc("acme", "2026-01-01T00:00:00.000000Z"))).toBe(true);
     expect(inScope(t, doc("acme", "2025-12-31T23:59:59.999999Z"))).toBe(false);

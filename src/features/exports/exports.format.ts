@@ -1,9 +1,9 @@
 /**
  * @module features/exports/format
  * Events → file bytes. `jsonl`: one event per line in the API form. `csv`: a header row, then the
- * contract's fixed columns, quoted by csv-stringify (RFC 4180, CRLF), with the formula-injection
- * guard: a text cell starting with = + - @ tab or CR gets a leading ' so a spreadsheet shows it as
- * text instead of running it.
+ * contract's fixed columns, quoted by csv-stringify (RFC 4180, CRLF, every cell in quotes), with
+ * the formula-injection guard: a text cell starting with = + - @ tab CR or LF gets a leading ' so
+ * a spreadsheet shows it as text instead of running it.
  */
 import { stringify } from "csv-stringify/sync";
 import type { AuditEvent } from "../../events/event.schema.ts";
@@ -29,36 +29,46 @@ export const CSV_COLUMNS = [
   "context",
 ] as const;
 
-const FORMULA_START = /^[=+\-@\t\r]/;
+/**
+ * What a spreadsheet may run: a cell whose first character is = + - @ (or their full-width forms),
+ * tab, CR or LF, also after leading spaces, controls or invisible characters it may skip.
+ */
+const FORMULA_START = /^[\t\r\n]|^[\p{Z}\p{Cc}\p{Cf}]*[=+\-@\uFF1D\uFF0B\uFF0D\uFF20]/u;
 
 export function guardCell(value: string): string {
   return FORMULA_START.test(value) ? `'${value}` : value;
 }
 
+/** Every text cell is guarded, whatever the column: a stored document need not have come through ingest. */
 function csvRow(e: AuditEvent): (string | number | boolean | null)[] {
-  const text = (v: string | null) => (v === null ? null : guardCell(v));
-  return [
-    text(e.id),
+  const cells = [
+    e.id,
     e.timestamp,
     e.action,
-    text(e.path),
-    text(e.identity.id),
+    e.path,
+    e.identity.id,
     e.identity.type,
-    text(e.identity.session_id),
+    e.identity.session_id,
     e.source_ip,
-    text(e.user_agent),
-    text(e.request.id),
-    text(e.request.method),
+    e.user_agent,
+    e.request.id,
+    e.request.method,
     e.request.status,
     e.request.duration_ms,
     e.success,
-    text(e.error_code),
-    guardCell(JSON.stringify(e.context)),
+    e.error_code,
+    JSON.stringify(e.context),
   ];
+  return cells.map((v) => (typeof v === "string" ? guardCell(v) : v));
 }
 
+/**
+ * RFC 4180 with CRLF record ends, and every non-empty cell quoted: csv-stringify quotes on its own
+ * only a cell holding the record delimiter as a whole (CRLF), so a lone CR or LF would split a row.
+ */
 const CSV_OPTIONS = {
   record_delimiter: "windows",
+  quoted: true,
   cast: { boolean: (b: boolean) => (b ? "true" : "false") },
 } as const;
 

@@ -165,11 +165,11 @@ export function registerExports(app: OpenAPIHono<AppEnv>, deps: ExportsDeps): vo
     if (rawLimit !== null && !(/^\d+$/.test(rawLimit) && limit >= 1 && limit <= 100))
       errors.push({ field: "limit", message: "must be a whole number from 1 to 100" });
     const tenant = c.var.principal.tenant;
-    const hash = `exports:${status ?? ""}`;
+    const bind = { tenant, endpoint: c.req.routePath, filters: `status:${status ?? ""}` };
     let after: [string, string] | undefined;
     const cursor = q.get("cursor");
     if (cursor !== null) {
-      const check = deps.cursors.decode<[string, string]>(cursor, tenant, hash);
+      const check = deps.cursors.decode<[string, string]>(cursor, bind);
       if (check.ok) after = check.position;
       else errors.push({ field: "cursor", message: check.message });
     }
@@ -182,7 +182,7 @@ export function registerExports(app: OpenAPIHono<AppEnv>, deps: ExportsDeps): vo
     return c.json(
       {
         entries: page.entries.map(toView),
-        next_cursor: page.next ? deps.cursors.encode(tenant, hash, page.next) : null,
+        next_cursor: page.next ? deps.cursors.encode(bind, page.next) : null,
       },
       200,
     );

@@ -15,7 +15,7 @@ import { PassThrough, Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createGzip } from "node:zlib";
 import type { Client } from "@opensearch-project/opensearch";
-import { type AuditDocument, fromDocument } from "../../events/event.mapping.ts";
+import { readDocument, type StoredEvent } from "../../events/event.mapping.ts";
 import { isoMicros } from "../../events/time.ts";
 import { AUDIT_STREAM } from "../../opensearch/names.ts";
 import type { Filters } from "../query/query.params.ts";
@@ -51,10 +51,8 @@ export interface RunOptions {
 }
 
 interface Hit {
-  _source: AuditDocument;
+  _source: unknown;
 }
-
-const position = (d: AuditDocument): EventPosition => [d["@timestamp"], d.event.id];
 
 /** An OpenSearch error that means the point in time no longer exists (expired or deleted). */
 function isMissingSnapshot(err: unknown): boolean {
@@ -67,15 +65,15 @@ function isMissingSnapshot(err: unknown): boolean {
 
 /** Reads the snapshot in order, one page ahead of its consumer. */
 class SnapshotReader {
-  #buffer: AuditDocument[] = [];
-  #pending: Promise<AuditDocument[]> | undefined;
+  #buffer: StoredEvent[] = [];
+  #pending: Promise<StoredEvent[]> | undefined;
   #exhausted = false;
   #last: EventPosition | null;
-  readonly #fetch: (after: EventPosition | null) => Promise<AuditDocument[]>;
+  readonly #fetch: (after: EventPosition | null) => Promise<StoredEvent[]>;
   readonly #size: number;
 
   constructor(
-    fetch: (after: EventPosition | null) => Promise<AuditDocument[]>,
+    fetch: (after: EventPosition | null) => Promise<StoredEvent[]>,
     size: number,
     after: EventPosition | null,
   ) {
@@ -85,7 +83,7 @@ class SnapshotReader {
     this.#pending = this.#prefetch(after);
   }
 
-  #prefetch(after: EventPosition | null): Promise<AuditDocument[]> {
+  #prefetch(after: EventPosition | null): Promise<StoredEvent[]> {
     const p = this.#fetch(after);
     p.catch(() => {}); // surfaced when awaited in take()
     return p;
@@ -103,11 +101,11 @@ class SnapshotReader {
   }
 
   /** Up to `n` next events; an empty array at the end. */
-  async take(n: number): Promise<AuditDocument[]> {
+  async take(n: number): Promise<StoredEvent[]> {
     await this.#fill();
     const out = this.#buffer.splice(0, n);
     const last = out.at(-1);
-    if (last) this.#last = position(last);
+    if (last) this.#last = last.sortKey;
     return out;
   }
 
@@ -116,8 +114,7 @@ class SnapshotReader {
     const page = await this.#pending;
     this.#pending = undefined;
     const last = page.at(-1);
-    if (page.length === this.#size && last && !this.#exhausted)
-      this.#pending = this.#prefetch(position(last));
+    if (page.length === this.#size && last && !this.#exhausted) this.#pending = this.#prefetch(last.sortKey);
     else this.#exhausted = true;
     this.#buffer = page;
   }
@@ -182,7 +179,12 @@ async function writeFile(
       records += docs.length;
       counted.records += docs.length;
       o.progress(counted.records);
-      yield Buffer.from(formatEvents(format, docs.map(fromDocument)));
+      yield Buffer.from(
+        formatEvents(
+          format,
+          docs.map((d) => d.event),
+        ),
+      );
     }
   }
   const measured = meter();
@@ -211,7 +213,7 @@ export async function runExport(o: RunOptions): Promise<Manifest> {
   let cp = o.checkpoint ?? (await openSnapshot(o));
   if (!o.checkpoint) await o.saveCheckpoint(cp, 0);
 
-  const fetchPage = async (after: EventPosition | null): Promise<AuditDocument[]> => {
+  const fetchPage = async (after: EventPosition | null): Promise<StoredEvent[]> => {
     try {
       const res = await o.client.search({
         body: snapshotPage({ id: o.tenant, since: cp.since }, o.filters, {
@@ -224,7 +226,7 @@ export async function runExport(o: RunOptions): Promise<Manifest> {
         filter_path: ["hits.hits._source"],
       });
       // With filter_path, an empty page has no `hits` at all.
-      return ((res.body.hits?.hits ?? []) as unknown as Hit[]).map((h) => h._source);
+      return ((res.body.hits?.hits ?? []) as unknown as Hit[]).map((h) => readDocument(h._source));
     } catch (err) {
       if (isMissingSnapshot(err))
         throw new ExportFailure(

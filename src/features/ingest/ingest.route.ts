@@ -60,7 +60,7 @@ function bodyFormat(contentType: string | undefined): BodyFormat {
 
 export function registerIngest(
   app: OpenAPIHono<AppEnv>,
-  deps: IngestDeps & { verify: Verify; ingested: Metrics["ingested"] },
+  deps: IngestDeps & { verify: Verify; ingested: Metrics["ingested"]; redactions: Metrics["redactions"] },
 ): void {
   const newId = monotonicFactory();
   app.openAPIRegistry.registerPath(ingestRoute);
@@ -68,7 +68,7 @@ export function registerIngest(
   // not reject the batch, and NDJSON is parsed line by line.
   app.post(ingestRoute.path, requireScope(deps.verify, "audit:write"), async (c) => {
     const format = bodyFormat(c.req.header("Content-Type"));
-    const batch = parseBatch(rawEvents(await c.req.text(), format), () => newId());
+    const batch = await parseBatch(rawEvents(await c.req.text(), format), () => newId());
 
     // The first copy of an id within the batch wins; later ones are duplicates.
     const seen = new Set<string>();
@@ -96,9 +96,14 @@ export function registerIngest(
     deps.ingested.inc({ outcome: "accepted" }, response.accepted);
     deps.ingested.inc({ outcome: "duplicate" }, response.duplicates);
     deps.ingested.inc({ outcome: "rejected" }, response.rejected.length);
-    if (batch.redacted > 0) {
-      deps.ingested.inc({ outcome: "redacted" }, batch.redacted);
-      deps.log.info({ redacted: batch.redacted }, "redacted secret-looking context values at ingest");
+    if (batch.redactions.size > 0) {
+      let total = 0;
+      for (const [rule, n] of batch.redactions) {
+        deps.redactions.inc({ rule }, n);
+        total += n;
+      }
+      deps.ingested.inc({ outcome: "redacted" }, total);
+      deps.log.info({ redacted: Object.fromEntries(batch.redactions) }, "redacted secret values at ingest");
     }
     return c.json(response, 200);
   });

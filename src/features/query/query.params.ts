@@ -3,7 +3,7 @@
  * Query parameters → validated filters (pure; the clock is passed in). Every problem is collected
  * and reported at once, each naming its parameter; an unknown parameter is an error too.
  */
-import { isIP } from "node:net";
+import { BlockList, isIP } from "node:net";
 import { ACTIONS, type Action, IDENTITY_TYPES, type IdentityType } from "../../events/event.schema.ts";
 import { parseInstant } from "../../events/time.ts";
 import { filterHash } from "../../http/cursor.ts";
@@ -55,16 +55,44 @@ export interface ParsedQuery {
 export const MAX_LIMIT = 1000;
 export const DEFAULT_LIMIT = 100;
 
-/** `10.0.0.0/8`, `2001:db8::/32` or a plain address. */
-export function isAddressOrCidr(v: string): boolean {
-  const [addr, bits, extra] = v.split("/");
-  if (extra !== undefined || !addr) return false;
-  const family = isIP(addr);
-  if (family === 0) return false;
-  if (bits === undefined) return true;
-  if (!/^\d{1,3}$/.test(bits)) return false;
-  return Number(bits) <= (family === 4 ? 32 : 128);
+/** IPv4-mapped IPv6 addresses (`::ffff:10.0.0.1`): to OpenSearch these are IPv4 addresses. */
+const MAPPED = new BlockList();
+MAPPED.addSubnet("::ffff:0:0", 96, "ipv6");
+
+/** `::ffff:a00:1` → `10.0.0.1` (the address is known to be mapped). */
+function unmapped(address: string): string {
+  const hextets = new URL(`http://[${address}]`).hostname.slice(1, -1).split(":").slice(-2);
+  const [hi = 0, lo = 0] = hextets.map((h) => Number.parseInt(h, 16));
+  return [hi >> 8, hi & 255, lo >> 8, lo & 255].join(".");
 }
+
+/**
+ * `10.0.0.0/8`, `2001:db8::/32` or a plain address, as OpenSearch's ip term query takes it. An
+ * IPv4-mapped block is the IPv4 block it covers (`::ffff:10.0.0.0/104` → `10.0.0.0/8`): OpenSearch
+ * reads the mapped address as IPv4 and would refuse a prefix above 32. A mapped block shorter than
+ * /96 reaches beyond IPv4 and has no such form, so it is refused.
+ */
+export function parseSourceIp(v: string): { ok: true; value: string } | { ok: false; message: string } {
+  const invalid = {
+    ok: false as const,
+    message: "must be an IPv4 or IPv6 address or a CIDR block such as 10.0.0.0/8",
+  };
+  const [addr, bits, extra] = v.split("/");
+  if (extra !== undefined || !addr) return invalid;
+  const family = isIP(addr);
+  if (family === 0) return invalid;
+  if (bits !== undefined && (!/^\d{1,3}$/.test(bits) || Number(bits) > (family === 4 ? 32 : 128)))
+    return invalid;
+  if (family === 6 && MAPPED.check(addr, "ipv6")) {
+    if (bits === undefined) return { ok: true, value: unmapped(addr) };
+    if (Number(bits) < 96)
+      return { ok: false, message: "an IPv4-mapped block (::ffff:…) must be /96 or longer" };
+    return { ok: true, value: `${unmapped(addr)}/${Number(bits) - 96}` };
+  }
+  return { ok: true, value: v };
+}
+
+export const isAddressOrCidr = (v: string): boolean => parseSourceIp(v).ok;
 
 /**
  * Reads and validates `params`. `allowed` are the filter parameters this endpoint takes (plus
@@ -161,12 +189,9 @@ export function parseQuery(
 
   const ip = one("source_ip");
   if (ip !== undefined) {
-    if (!isAddressOrCidr(ip))
-      errors.push({
-        field: "source_ip",
-        message: "must be an IPv4 or IPv6 address or a CIDR block such as 10.0.0.0/8",
-      });
-    else asWritten.sourceIp = filters.sourceIp = ip;
+    const parsed = parseSourceIp(ip);
+    if (!parsed.ok) errors.push({ field: "source_ip", message: parsed.message });
+    else asWritten.sourceIp = filters.sourceIp = parsed.value;
   }
 
   const requestId = one("request_id");

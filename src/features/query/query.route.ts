@@ -62,11 +62,11 @@ export function readPage<A>(
   cursorFor: (a: A) => string;
 } {
   const parsed = parseQuery(new URL(c.req.url).searchParams, { ...opts, now: deps.now() });
-  const tenant = c.var.principal.tenant;
+  const bind = { tenant: c.var.principal.tenant, endpoint: c.req.routePath, filters: parsed.hash };
   let filters = parsed.filters;
   let after: A | undefined;
   if (parsed.cursor !== undefined) {
-    const check = deps.cursors.decode<WindowPosition<A>>(parsed.cursor, tenant, parsed.hash);
+    const check = deps.cursors.decode<WindowPosition<A>>(parsed.cursor, bind);
     if (!check.ok)
       throw new ProblemError(400, `the cursor ${check.message}`, {
         errors: [{ field: "cursor", message: check.message }],
@@ -82,7 +82,7 @@ export function readPage<A>(
     extra: parsed.extra,
     limit: parsed.limit,
     after,
-    cursorFor: (a) => deps.cursors.encode<WindowPosition<A>>(tenant, parsed.hash, { w, a }),
+    cursorFor: (a) => deps.cursors.encode<WindowPosition<A>>(bind, { w, a }),
   };
 }
 

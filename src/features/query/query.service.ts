@@ -4,7 +4,7 @@
  * trail features talk to OpenSearch.
  */
 import type { Client } from "@opensearch-project/opensearch";
-import { type AuditDocument, fromDocument } from "../../events/event.mapping.ts";
+import { readDocument, timestampOf } from "../../events/event.mapping.ts";
 import type { AuditEvent } from "../../events/event.schema.ts";
 import { searchAudit } from "../../opensearch/search.ts";
 import type { Tenant } from "../../opensearch/tenant-scope.ts";
@@ -12,7 +12,7 @@ import type { Filters } from "./query.params.ts";
 import { type EventPosition, eventsSearch, pathsSearch } from "./query.query.ts";
 
 interface Hit {
-  _source: AuditDocument;
+  _source: unknown;
 }
 
 export async function findEvents(
@@ -23,12 +23,11 @@ export async function findEvents(
 ): Promise<{ entries: AuditEvent[]; next: EventPosition | undefined }> {
   const body = await searchAudit<{ hits: { hits: Hit[] } }>(client, eventsSearch(tenant, filters, page));
   const hits = body.hits.hits;
-  const pageHits = hits.slice(0, page.limit);
-  const last = pageHits.at(-1);
+  const stored = hits.slice(0, page.limit).map((h) => readDocument(h._source));
   return {
-    entries: pageHits.map((h) => fromDocument(h._source)),
+    entries: stored.map((s) => s.event),
     // The position comes from the document, not from `sort`: that nanosecond value is beyond 2^53.
-    next: hits.length > page.limit && last ? [last._source["@timestamp"], last._source.event.id] : undefined,
+    next: hits.length > page.limit ? stored.at(-1)?.sortKey : undefined,
   };
 }
 
@@ -42,8 +41,8 @@ export interface PathSummary {
 interface PathBucket {
   key: { path: string };
   actions: { buckets: { key: string; doc_count: number }[] };
-  first: { hits: { hits: { _source: { "@timestamp": string } }[] } };
-  last: { hits: { hits: { _source: { "@timestamp": string } }[] } };
+  first: { hits: { hits: { _source: { "@timestamp"?: unknown } }[] } };
+  last: { hits: { hits: { _source: { "@timestamp"?: unknown } }[] } };
 }
 
 export async function findPaths(
@@ -62,8 +61,8 @@ export async function findPaths(
     paths: pageBuckets.map((b) => ({
       path: b.key.path,
       actions: Object.fromEntries(b.actions.buckets.map((a) => [a.key, a.doc_count])),
-      first_at: b.first.hits.hits[0]?._source["@timestamp"] as string,
-      last_at: b.last.hits.hits[0]?._source["@timestamp"] as string,
+      first_at: timestampOf(b.first.hits.hits[0]?._source["@timestamp"]),
+      last_at: timestampOf(b.last.hits.hits[0]?._source["@timestamp"]),
     })),
     next: buckets.length > page.limit ? pageBuckets.at(-1)?.key.path : undefined,
   };

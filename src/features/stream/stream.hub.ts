@@ -11,7 +11,7 @@
  * falls between the two.
  */
 import type { Client } from "@opensearch-project/opensearch";
-import { fromDocument } from "../../events/event.mapping.ts";
+import { fromDocument, peekDocument, readDocument } from "../../events/event.mapping.ts";
 import { ProblemError } from "../../http/problem.ts";
 import type { Logger } from "../../logger.ts";
 import { AUDIT_STREAM } from "../../opensearch/names.ts";
@@ -295,16 +295,18 @@ export class StreamHub {
     let pos = this.#head as Position;
     const now = Date.now();
     for (const hit of hits) {
-      const doc = hit._source;
+      // Read tolerantly: whatever one document holds, the feed (every tenant's) goes on.
+      const peek = peekDocument(hit._source);
       pos = advance(pos, gen, shard, hit._seq_no);
-      this.#metrics?.lag.observe((now - Date.parse(doc.event.ingested)) / 1000);
-      const subs = this.#attached.get(doc.scaivault.tenant);
+      const ingested = peek.ingested === null ? Number.NaN : Date.parse(peek.ingested);
+      if (Number.isFinite(ingested)) this.#metrics?.lag.observe((now - ingested) / 1000);
+      const subs = peek.tenant === null ? undefined : this.#attached.get(peek.tenant);
       if (!subs) continue;
-      let event: ReturnType<typeof fromDocument> | undefined;
+      const doc = readDocument(hit._source);
+      const event = doc.event;
       let data: string | undefined;
       for (const sub of subs) {
         if (sub.gone || !isAfter(gen, shard, hit._seq_no, sub.pos) || !inScope(sub.tenant, doc)) continue;
-        event ??= fromDocument(doc);
         if (!sub.accepts(event)) continue;
         data ??= JSON.stringify(event);
         if (sub.event(later(sub.pos, pos), data)) this.#metrics?.sent.inc();

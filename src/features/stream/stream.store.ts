@@ -4,7 +4,6 @@
  * checkpoints per shard), a refresh, and one shard's operations in a range.
  */
 import type { Client } from "@opensearch-project/opensearch";
-import type { AuditDocument } from "../../events/event.mapping.ts";
 import type { Clause } from "../../opensearch/tenant-scope.ts";
 import { generationOf } from "./stream.position.ts";
 import type { SeqRange } from "./stream.query.ts";
@@ -24,7 +23,7 @@ export interface BackingIndex {
 
 export interface StoredHit {
   _seq_no: number;
-  _source: AuditDocument;
+  _source: unknown;
 }
 
 type ShardStats = {

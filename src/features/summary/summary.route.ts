@@ -15,8 +15,16 @@ import type { GroupBy, WindowMs } from "./summary.query.ts";
 import { AnomaliesSchema, SeriesSchema, SummarySchema } from "./summary.schema.ts";
 import { anomalies, oldestMatching, series, summarize } from "./summary.service.ts";
 
-/** OpenSearch refuses more than 65,535 buckets; keep far below. */
+/** Buckets of one histogram (a summary's, or one entity's series). */
 const MAX_BUCKETS = 10_000;
+/**
+ * Buckets one request may make in all: OpenSearch refuses more than 65,535 (search.max_buckets)
+ * with a 503, which would invite retrying the impossible. Series pages hold fewer entities, and
+ * anomaly runs evaluate fewer, when each needs many buckets.
+ */
+const BUCKET_BUDGET = 50_000;
+/** Window-long slots of an anomaly baseline. */
+const MAX_BASELINE_SLOTS = 1_000;
 
 const interval: ExtraParam = (raw) =>
   isInterval(raw)
@@ -215,6 +223,7 @@ export function registerSummary(app: OpenAPIHono<AppEnv>, deps: QueryDeps): void
         return { key: "", from: w.from, to: w.to, interval: pickInterval(page.extra.interval, w.ms) };
       })());
     const window = { from: Date.parse(settled.from), to: Date.parse(settled.to) };
+    const buckets = Math.max(1, Math.ceil((window.to - window.from) / intervalMs(settled.interval)));
     const result = await series(
       deps.client,
       tenant,
@@ -223,7 +232,8 @@ export function registerSummary(app: OpenAPIHono<AppEnv>, deps: QueryDeps): void
         groupBy,
         interval: settled.interval,
         window,
-        limit: page.limit,
+        // A page is at most `limit` entities: fewer when their series are long (BUCKET_BUDGET).
+        limit: Math.max(1, Math.min(page.limit, Math.floor(BUCKET_BUDGET / buckets))),
         ...(page.after ? { after: page.after.key } : {}),
       },
     );
@@ -264,12 +274,22 @@ export function registerSummary(app: OpenAPIHono<AppEnv>, deps: QueryDeps): void
     const window = { from: Date.parse(from), to: Date.parse(to) };
     const baseline = (q.extra.baseline as string | undefined) ?? "P28D";
     const baselineMs = parseDuration(baseline) as number;
-    if (baselineMs < window.to - window.from) throw bad("baseline", "must be at least as long as the window");
+    const len = window.to - window.from;
+    if (baselineMs < len) throw bad("baseline", "must be at least as long as the window");
+    const slots = Math.floor(baselineMs / len);
+    if (slots > MAX_BASELINE_SLOTS)
+      throw bad(
+        "baseline",
+        `holds ${slots} window-long slots, more than ${MAX_BASELINE_SLOTS}: shorten it or widen the window`,
+      );
+    if (window.from - slots * len < 0)
+      throw bad("baseline", "reaches before 1970: shorten it or move from later");
     const opts = {
       groupBy: q.extra.group_by as GroupBy,
       window,
       baselineMs,
-      maxEntities: 1000,
+      // Each entity takes one bucket per slot: fewer entities when the baseline has many slots.
+      maxEntities: Math.min(1000, Math.floor(BUCKET_BUDGET / (slots + 1))),
       threshold: (q.extra.threshold as number | undefined) ?? 3,
       minCount: (q.extra.min_count as number | undefined) ?? 5,
     };

@@ -3,6 +3,8 @@
  * Runs the summary, series and anomaly requests. The only place this feature talks to OpenSearch.
  */
 import type { Client } from "@opensearch-project/opensearch";
+import { timestampOf } from "../../events/event.mapping.ts";
+import { parseTimestamp } from "../../events/time.ts";
 import { searchAudit as search } from "../../opensearch/search.ts";
 import type { Tenant } from "../../opensearch/tenant-scope.ts";
 import type { Filters } from "../query/query.params.ts";
@@ -26,9 +28,13 @@ export async function oldestMatching(
   filters: Filters,
 ): Promise<string | undefined> {
   const body = (await search(client, oldestSearch(tenant, filters))) as {
-    hits: { hits: { _source: { "@timestamp": string } }[] };
+    hits: { hits: { _source: { "@timestamp"?: unknown } }[] };
   };
-  return body.hits.hits[0]?._source["@timestamp"];
+  const hit = body.hits.hits[0];
+  if (!hit) return undefined;
+  // Read tolerantly; a stored value that is no instant at all leaves the window open as if empty.
+  const oldest = timestampOf(hit._source["@timestamp"]);
+  return parseTimestamp(oldest).ok ? oldest : undefined;
 }
 
 export async function summarize(

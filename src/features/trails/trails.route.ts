@@ -126,7 +126,8 @@ export function registerTrails(app: OpenAPIHono<AppEnv>, deps: QueryDeps): void 
   const read = deps.read;
   for (const r of [secretRoute, identityRoute, identityPathsRoute]) app.openAPIRegistry.registerPath(r);
 
-  app.get("/v1/audit/secrets/:path{.+}", read, async (c) => {
+  // Any character, line separators included (`.` does not match U+2028 in a JavaScript regex).
+  app.get("/v1/audit/secrets/:path{[\\s\\S]+}", read, async (c) => {
     const path = nonEmpty("path", c.req.param("path"));
     const page = await eventsPage(c, deps, { allowed: withoutPrefix, fixed: { path } });
     return c.json({ path, ...page }, 200);
