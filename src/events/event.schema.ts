@@ -32,15 +32,15 @@ export type IdentityType = (typeof IDENTITY_TYPES)[number];
 export const EVENT_ID = /^[A-Za-z0-9][A-Za-z0-9._~-]{0,127}$/;
 
 /** Context is free-form per action, but bounded: it is stored and searched as a flat_object. */
-export const MAX_CONTEXT_BYTES = 32 * 1024;
-export const MAX_CONTEXT_DEPTH = 8;
+const MAX_CONTEXT_BYTES = 32 * 1024;
+const MAX_CONTEXT_DEPTH = 8;
 
 /**
  * Keys that turn into prototype pollution in whoever reads the record naively, and that JSON
  * readers built on secure-json-parse (the OpenSearch and Elasticsearch clients, Fastify) refuse
  * outright. Refused at ingest, by name, at any depth.
  */
-export const RESERVED_KEYS: ReadonlySet<string> = new Set(["__proto__", "constructor", "prototype"]);
+const RESERVED_KEYS: ReadonlySet<string> = new Set(["__proto__", "constructor", "prototype"]);
 
 /**
  * Characters an identifier-like field (path, identity id, session id, request id, error code) may
@@ -52,7 +52,7 @@ const NOT_IN_IDENTIFIERS = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u;
 /** A user agent may be odd (any script, symbols, format characters), but not multi-line or a terminal control. */
 const NOT_IN_FREE_TEXT = /[\p{Cc}\p{Zl}\p{Zp}]/u;
 
-export const ILL_FORMED = "is not well-formed Unicode (it holds a lone surrogate)";
+const ILL_FORMED = "is not well-formed Unicode (it holds a lone surrogate)";
 
 /** A text field: `max` characters, well-formed, none of `forbidden`. */
 const text = (max: number, forbidden: RegExp, what: string) =>

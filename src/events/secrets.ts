@@ -143,7 +143,7 @@ function merge(findings: Finding[]): Finding[] {
 }
 
 /** `text` with each finding replaced by "[REDACTED]". */
-export function applyFindings(text: string, findings: readonly Finding[]): string {
+function applyFindings(text: string, findings: readonly Finding[]): string {
   let out = "";
   let at = 0;
   for (const f of findings) {

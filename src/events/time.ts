@@ -8,8 +8,8 @@
 const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?([Zz]|[+-]\d{2}:\d{2})$/;
 
 /** date_nanos covers 1970-01-01 to 2262-04-11; keep a margin at the top. */
-export const MIN_YEAR = 1970;
-export const MAX_YEAR = 2261;
+const MIN_YEAR = 1970;
+const MAX_YEAR = 2261;
 
 export type TimeParse = { ok: true; value: string } | { ok: false; message: string };
 

@@ -20,7 +20,7 @@ export const TENANT_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 export type Verify = (token: string) => Promise<Principal>;
 
 /** Longest token lifetime accepted by default (`exp` − `iat`): a day. */
-export const DEFAULT_MAX_LIFETIME_SEC = 86_400;
+const DEFAULT_MAX_LIFETIME_SEC = 86_400;
 
 /**
  * Text for an RFC 7235 quoted-string: printable ASCII only, without `"` and `\`. Anything else a

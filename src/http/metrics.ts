@@ -23,7 +23,7 @@ export interface Metrics {
 }
 
 /** A route pattern as the OpenAPI document writes it: `/v1/audit/secrets/:path{[\s\S]+}` → `/v1/audit/secrets/{path}`. */
-export const routeLabel = (pattern: string): string => pattern.replace(/:(\w+)(?:\{.*?\})?(?=\/|$)/g, "{$1}");
+const routeLabel = (pattern: string): string => pattern.replace(/:(\w+)(?:\{.*?\})?(?=\/|$)/g, "{$1}");
 
 export function createMetrics(): Metrics {
   const registry = new Registry();

@@ -56,9 +56,9 @@ export function securityHeaders(): MiddlewareHandler {
 }
 
 /** Query parameters one request may carry (each endpoint takes a dozen or so). */
-export const MAX_QUERY_PARAMS = 100;
+const MAX_QUERY_PARAMS = 100;
 /** The longest cursor the service issues is far below this. */
-export const MAX_CURSOR_CHARS = 4096;
+const MAX_CURSOR_CHARS = 4096;
 
 /**
  * The request target within bounds before anything parses it: 414 beyond `maxUrlBytes`, 400 for

@@ -58,7 +58,7 @@ export function mountOpenApi<E extends Env>(app: OpenAPIHono<E>, version: string
 }
 
 /** Scripts and styles from this origin only; the page may not be framed. */
-export const DOCS_CSP =
+const DOCS_CSP =
   "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; " +
   "connect-src 'self'; font-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 const DOCS_HEADERS = { "Content-Security-Policy": DOCS_CSP, "X-Frame-Options": "DENY" };

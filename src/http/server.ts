@@ -11,7 +11,7 @@ import { type ServerType, serve } from "@hono/node-server";
 import { PROBLEM_CONTENT_TYPE, problem } from "./problem.ts";
 
 /** Request line plus headers. Larger requests are answered 414/431 by the parser. */
-export const MAX_HEADER_BYTES = 16 * 1024;
+const MAX_HEADER_BYTES = 16 * 1024;
 /** The longest request target (path and query) the app takes (see http/limits). */
 export const MAX_URL_BYTES = 8 * 1024;
 
@@ -30,7 +30,7 @@ function rawProblem(status: number, detail: string): string {
 }
 
 /** What the parser's error means for the client. */
-export function clientErrorResponse(err: NodeJS.ErrnoException & { rawPacket?: Buffer }): string {
+function clientErrorResponse(err: NodeJS.ErrnoException & { rawPacket?: Buffer }): string {
   if (err.code === "HPE_HEADER_OVERFLOW") {
     const raw = err.rawPacket?.toString("latin1") ?? "";
     const lineEnd = raw.indexOf("\r\n");

@@ -15,7 +15,7 @@ import { loadAssets } from "../../src/opensearch/bootstrap.ts";
 import { freePort } from "../../src/opensearch/local-cluster.ts";
 import { ingestAs, json, TEST_SECRET, testApp, tokenFor } from "../support/app.ts";
 import { type Destinations, type Kind, startDestinations } from "../support/destinations.ts";
-import { event, newTenant } from "../support/events.ts";
+import { CSV_HOSTILE_TEXTS, event, newTenant } from "../support/events.ts";
 import { exitOf, startService, waitForStatus } from "../support/process.ts";
 
 const url = inject("opensearchUrl");
@@ -227,24 +227,7 @@ describe("an export to each destination", () => {
 
 describe("documents no ingest would write", () => {
   /** Every text column holds each of these; the export must keep rows and cells exactly. */
-  const NASTY = [
-    "cli/1.0\n=2+5+cmd|' /C calc'!A0",
-    "cr\rinside",
-    "crlf\r\ninside",
-    "lf\ninside",
-    "nul\u0000inside",
-    "=1+1",
-    "+1",
-    "-1",
-    "@SUM(A1)",
-    "\t=1",
-    "\r=1",
-    "\n=1",
-    " =1",
-    "\u200b=1",
-    "\uff1d1",
-    'q"uote, comma',
-  ];
+  const NASTY = CSV_HOSTILE_TEXTS;
 
   beforeAll(async () => {
     const docs = NASTY.map((v, i) => ({

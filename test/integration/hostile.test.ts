@@ -4,29 +4,18 @@
  * read or another tenant's live tail, and nothing ingest accepts may be out of reach of a read.
  */
 import fc from "fast-check";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { beforeAll, describe, expect, inject, it } from "vitest";
 import { type AuditDocument, toDocument } from "../../src/events/event.mapping.ts";
 import { REDACTED } from "../../src/events/redaction.ts";
-import { loadAssets } from "../../src/opensearch/bootstrap.ts";
+import { FILTER_PARAMS } from "../../src/features/query/query.params.ts";
 import { AUDIT_STREAM } from "../../src/opensearch/names.ts";
-import { json, testApp, tokenFor } from "../support/app.ts";
+import { json, tokenFor } from "../support/app.ts";
 import { event, newTenant } from "../support/events.ts";
-import { listen, openStream } from "../support/sse.ts";
+import { openStream, servedForFile } from "../support/sse.ts";
 
 const url = inject("opensearchUrl");
-const harness = testApp(url, { stream: { heartbeatMs: 300 } });
-const { app, client, readiness } = harness;
-let server: Awaited<ReturnType<typeof listen>>;
-
-beforeAll(async () => {
-  await readiness.runOnce(client, await loadAssets());
-  server = await listen(app);
-});
-afterAll(async () => {
-  await harness.hub.close();
-  await server.close();
-  await client.close();
-});
+const server = servedForFile(url, { stream: { heartbeatMs: 300 } });
+const { app, client } = server;
 
 const ALL = "audit:read audit:write audit:export audit:admin";
 
@@ -435,25 +424,8 @@ describe("random input never makes the service fail", () => {
     ),
   );
   const names = fc.constantFrom(
-    "from",
-    "to",
-    "action",
-    "identity_id",
-    "identity_type",
-    "path_prefix",
-    "success",
-    "source_ip",
-    "request_id",
-    "q",
-    "limit",
-    "cursor",
-    "interval",
-    "top",
-    "group_by",
-    "baseline",
-    "threshold",
-    "min_count",
-    "unknown",
+    ...FILTER_PARAMS,
+    ...["limit", "cursor", "interval", "top", "group_by", "baseline", "threshold", "min_count", "unknown"],
   );
   const endpoints = [
     "/v1/audit/logs",

@@ -6,7 +6,7 @@
 import { readFile } from "node:fs/promises";
 import http from "node:http";
 import { Readable } from "node:stream";
-import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { describe, expect, inject, it } from "vitest";
 import { normalize } from "../../src/events/event.mapping.ts";
 import type { IngestEvent } from "../../src/events/event.schema.ts";
 import { isoMicros } from "../../src/events/time.ts";
@@ -21,27 +21,15 @@ import {
 import type { Subscriber } from "../../src/features/stream/stream.subscriber.ts";
 import { mintToken } from "../../src/http/dev-token.ts";
 import { createLogger } from "../../src/logger.ts";
-import { loadAssets } from "../../src/opensearch/bootstrap.ts";
 import { json, TEST_SECRET, TEST_STREAM, testApp, tokenFor } from "../support/app.ts";
 import { event, newTenant } from "../support/events.ts";
 import { queryFixture } from "../support/fixture.ts";
-import { listen, openStream, SseStream } from "../support/sse.ts";
+import { listen, openStream, SseStream, servedForFile } from "../support/sse.ts";
 
 const url = inject("opensearchUrl");
 // Tokens may live 60 days here: a stream of a token that outlives a timer's range is tested.
-const harness = testApp(url, { stream: { heartbeatMs: 300 }, tokenMaxLifetimeSec: 60 * 86_400 });
-const { app, client, readiness } = harness;
-let server: Awaited<ReturnType<typeof listen>>;
-
-beforeAll(async () => {
-  await readiness.runOnce(client, await loadAssets());
-  server = await listen(app);
-});
-afterAll(async () => {
-  await harness.hub.close();
-  await server.close();
-  await client.close();
-});
+const server = servedForFile(url, { stream: { heartbeatMs: 300 }, tokenMaxLifetimeSec: 60 * 86_400 });
+const { app, client } = server;
 
 /** Another replica of the service (its own live-tail hub) on its own port, for the length of `fn`. */
 async function withReplica<T>(

@@ -21,3 +21,23 @@ export function event(patch: Record<string, unknown> = {}): Record<string, unkno
     ...patch,
   };
 }
+
+/** Text that must never split a CSV row or reach a spreadsheet as a formula, whatever column it is in. */
+export const CSV_HOSTILE_TEXTS = [
+  "cli/1.0\n=2+5+cmd|' /C calc'!A0",
+  "cr\rinside",
+  "crlf\r\ninside",
+  "lf\ninside",
+  "nul\u0000inside",
+  "=1+1",
+  "+1",
+  "-1",
+  "@SUM(A1)",
+  "\t=1",
+  "\r=1",
+  "\n=1",
+  " =1",
+  "\u200b=1",
+  "\uff1d1",
+  'q"uote, comma',
+];

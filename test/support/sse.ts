@@ -4,7 +4,10 @@
  * last event id, which parser libraries skip), recording when each message arrived.
  */
 import type { AddressInfo } from "node:net";
+import { afterAll, beforeAll } from "vitest";
 import { startServer } from "../../src/http/server.ts";
+import { loadAssets } from "../../src/opensearch/bootstrap.ts";
+import { testApp } from "./app.ts";
 
 export interface SseMessage {
   id: string;
@@ -28,6 +31,26 @@ export async function listen(app: { fetch: (req: Request) => Response | Promise<
         (server as { closeAllConnections?: () => void }).closeAllConnections?.();
       }),
   };
+}
+
+/**
+ * A test app served on loopback for the whole file: bootstrapped and listening before the file's
+ * tests, closed after them. `base` is set once it listens.
+ */
+export function servedForFile(url: string, opts: Parameters<typeof testApp>[1] = {}) {
+  const served = { ...testApp(url, opts), base: "" };
+  let listening: Awaited<ReturnType<typeof listen>> | undefined;
+  beforeAll(async () => {
+    await served.readiness.runOnce(served.client, await loadAssets());
+    listening = await listen(served.app);
+    served.base = listening.base;
+  });
+  afterAll(async () => {
+    await served.hub.close();
+    await listening?.close();
+    await served.client.close();
+  });
+  return served;
 }
 
 export class SseStream {

@@ -13,6 +13,7 @@ import {
   guardCell,
 } from "../../src/features/exports/exports.format.ts";
 import { parseBatch, rawEvents } from "../../src/features/ingest/ingest.parse.ts";
+import { CSV_HOSTILE_TEXTS } from "../support/events.ts";
 
 const base = {
   timestamp: "2026-11-26T14:30:05.123456Z",
@@ -213,24 +214,7 @@ describe("every reader survives every stored document", () => {
 });
 
 describe("CSV: every cell quoted, every formula guarded, whatever it holds", () => {
-  const nasty = [
-    "cli/1.0\n=2+5+cmd|' /C calc'!A0",
-    "a\rb",
-    "a\r\nb",
-    "nul\u0000inside",
-    "=1+1",
-    "+1",
-    "-1",
-    "@SUM(A1)",
-    "\t=1",
-    "\r=1",
-    "\n=1",
-    " =1+1",
-    "\u200b=1",
-    "＝1+1",
-    'quote " and, comma',
-    "",
-  ];
+  const nasty = [...CSV_HOSTILE_TEXTS, ""];
 
   it("parses back into exactly the rows and cells written, by an independent parser", () => {
     const events: AuditEvent[] = nasty.map((v, i) => ({
