@@ -54,14 +54,16 @@ const NOT_IN_FREE_TEXT = /[\p{Cc}\p{Zl}\p{Zp}]/u;
 
 const ILL_FORMED = "is not well-formed Unicode (it holds a lone surrogate)";
 
-/** A text field: `max` characters, well-formed, none of `forbidden`. */
+/** A text field: `max` characters, well-formed, none of `forbidden` (one check: it runs on every event). */
 const text = (max: number, forbidden: RegExp, what: string) =>
   z
     .string()
     .min(1)
     .max(max)
-    .refine((s) => s.isWellFormed(), ILL_FORMED)
-    .refine((s) => !forbidden.test(s), `must not contain ${what}`);
+    .superRefine((s, ctx) => {
+      if (!s.isWellFormed()) ctx.addIssue({ code: "custom", message: ILL_FORMED });
+      else if (forbidden.test(s)) ctx.addIssue({ code: "custom", message: `must not contain ${what}` });
+    });
 
 const identifier = (max: number) =>
   text(max, NOT_IN_IDENTIFIERS, "control, format or line-separator characters");

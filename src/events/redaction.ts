@@ -109,12 +109,15 @@ const isCarrierWord = (w: string) => CARRIERS.has(w) || (w.endsWith("s") && CARR
 
 /** A key's words, normalised and lower-cased: `dbPassword` → db, password; `API-KEY` → api, key. */
 export function keyWords(key: string): string[] {
-  const plain = withoutLookalikes(
-    key
-      .normalize("NFKD")
-      .replace(/\p{M}/gu, "") // accents
-      .normalize("NFKC"),
-  );
+  // Printable ASCII has nothing to normalise (and no look-alikes of other ASCII letters).
+  const plain = /^[\x20-\x7e]*$/.test(key)
+    ? key
+    : withoutLookalikes(
+        key
+          .normalize("NFKD")
+          .replace(/\p{M}/gu, "") // accents
+          .normalize("NFKC"),
+      );
   return plain
     .replace(/(\p{Ll}|\p{N})(\p{Lu})/gu, "$1 $2") // camelCase → camel Case
     .replace(/(\p{Lu}+)(\p{Lu}\p{Ll})/gu, "$1 $2") // APIKey → API Key
@@ -123,7 +126,21 @@ export function keyWords(key: string): string[] {
     .map((w) => w.toLowerCase());
 }
 
+/** Names repeat (the same few keys in every event): remember the answers, up to a bound. */
+const verdicts = new Map<string, boolean>();
+const MAX_REMEMBERED = 10_000;
+
 export function isValueCarrier(key: string): boolean {
+  let verdict = verdicts.get(key);
+  if (verdict === undefined) {
+    verdict = carries(key);
+    if (verdicts.size >= MAX_REMEMBERED) verdicts.clear();
+    verdicts.set(key, verdict);
+  }
+  return verdict;
+}
+
+function carries(key: string): boolean {
   const words = keyWords(key);
   const last = words.at(-1)?.replace(/\d+$/, "");
   if (!last) return false;

@@ -53,7 +53,8 @@ const HAND_RULES: HandRule[] = [
   {
     id: "assignment",
     // `password=hunter2`, `Password: hunter2`, `?token=abc&x=1`, `"api_key": "…"` inside text.
-    pattern: /([\p{L}\p{N}_.-]+)["']?[ \t]*[:=][ \t]*["']?([^\s"'&;,<>]+)/dgu,
+    // The lookbehind starts a name only at a word's start: no retrying every suffix of a long word.
+    pattern: /(?<![\p{L}\p{N}_.-])([\p{L}\p{N}_.-]+)["']?[ \t]*[:=][ \t]*["']?([^\s"'&;,<>]+)/dgu,
     group: 2,
     accept: (secret, m) => secret !== REDACTED && isValueCarrier(m[1] as string),
   },
