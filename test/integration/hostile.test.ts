@@ -326,6 +326,26 @@ describe("client mistakes are a 4xx naming the field", () => {
     expect((await json(res)).errors.map((e: { field: string }) => e.field)).toContain(field);
   });
 
+  it.each([
+    ["/v1/audit/retention", "PUT", '{"retention_days":30,"retention_days":3650}', "retention_days"],
+    ["/v1/audit/retention", "PUT", '{"retention_days":1e400}', "retention_days"],
+    [
+      "/v1/audit/exports",
+      "POST",
+      '{"filters":{"limit":12345678901234567890},"destination":{"type":"s3"}}',
+      "filters.limit",
+    ],
+    ["/v1/audit/exports", "POST", '{"format":"csv","format":"jsonl"}', "format"],
+  ])("%s %s %s → 400 naming %s", async (path, method, body, field) => {
+    const res = await app.request(path, {
+      method,
+      body,
+      headers: { Authorization: `Bearer ${await tokenFor(tenant, ALL)}`, "Content-Type": "application/json" },
+    });
+    expect(res.status, await res.clone().text()).toBe(400);
+    expect((await json(res)).errors.map((e: { field: string }) => e.field)).toContain(field);
+  });
+
   it("an IPv4-mapped block finds what the IPv4 block finds", async () => {
     const ids = async (q: string) =>
       (await json(await get(tenant, `/v1/audit/logs?limit=1000&${q}`))).entries.map(
