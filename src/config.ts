@@ -80,12 +80,21 @@ const schema = z
     LIFECYCLE_ROLLOVER_SIZE: z
       .string()
       .regex(/^\d+(b|kb|mb|gb|tb)$/, "must be a size such as 30gb")
+      // ISM refuses a rollover size of 0 (its RolloverAction requires more than 0 bytes).
+      .refine((s) => Number.parseInt(s, 10) > 0, "must be more than 0, such as 30gb")
       .default("30gb"),
     LIFECYCLE_WARM_AFTER: z
       .string()
       .regex(/^\d+[smhd]$/, "must be an age such as 7d")
       .default("7d"),
-    LIFECYCLE_WARM_REPLICAS: z.coerce.number().int().min(0).max(5).default(1),
+    // Replicas follow the cluster through auto_expand_replicas ("0-1") on every tier; ISM's
+    // replica_count would be reset by core at once, so this setting no longer exists.
+    LIFECYCLE_WARM_REPLICAS: z
+      .undefined({
+        message:
+          "is no longer used: replicas follow the cluster (auto_expand_replicas 0-1) on every tier; unset it",
+      })
+      .optional(),
     LIFECYCLE_COLD_AFTER_DAYS: z.coerce.number().int().min(1).max(3650).default(90),
     RETENTION_PURGE: bool.default(true),
     RETENTION_PURGE_INTERVAL_MS: z.coerce.number().int().min(1000).default(3_600_000),
@@ -318,7 +327,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       rolloverAge: e.LIFECYCLE_ROLLOVER_AGE,
       rolloverSize: e.LIFECYCLE_ROLLOVER_SIZE,
       warmAfter: e.LIFECYCLE_WARM_AFTER,
-      warmReplicas: e.LIFECYCLE_WARM_REPLICAS,
       coldAfterDays: e.LIFECYCLE_COLD_AFTER_DAYS,
     }),
     retention: Object.freeze({

@@ -59,6 +59,7 @@ const purger = config.retention.purge
       intervalMs: config.retention.purgeIntervalMs,
       requestsPerSecond: config.retention.purgeRequestsPerSecond,
       purged: metrics.purged,
+      failures: metrics.purgeFailures,
       // Without ISM the service rolls over and moves indices to the cold tier itself.
       lifecycle: () => {
         const r = readiness.result;

@@ -18,6 +18,8 @@ export interface Metrics {
   exportsFinished: Counter<"outcome">;
   /** Events the retention purge deleted on this replica. */
   purged: Counter;
+  /** Tenants' purges that left expired events, by kind of failure. */
+  purgeFailures: Counter<"kind">;
   /** The live tail on this replica. */
   stream: StreamMetrics;
 }
@@ -72,6 +74,12 @@ export function createMetrics(): Metrics {
     help: "Audit events deleted by the retention purge on this replica",
     registers: [registry],
   });
+  const purgeFailures = new Counter({
+    name: "audit_retention_purge_failures_total",
+    help: "Failures of a tenant's retention purge on this replica, by kind: task_error, document_failures, version_conflicts, timeout, remaining (expired events still stored)",
+    labelNames: ["kind"] as const,
+    registers: [registry],
+  });
   const stream: StreamMetrics = {
     subscribers: new Gauge({
       name: "audit_stream_subscribers",
@@ -96,5 +104,5 @@ export function createMetrics(): Metrics {
       registers: [registry],
     }),
   };
-  return { registry, middleware, ingested, redactions, exportsFinished, purged, stream };
+  return { registry, middleware, ingested, redactions, exportsFinished, purged, purgeFailures, stream };
 }

@@ -24,7 +24,9 @@ export interface BootstrapResult {
   dataStreams: string[];
   indices: string[];
 
-  lifecycle: { mode: "ism"; policies: string[] } | { mode: "unavailable"; reason: string };
+  lifecycle:
+    | { mode: "ism"; policies: string[]; managed: Management[] }
+    | { mode: "unavailable"; reason: string };
   coldTier: boolean;
   /** When indices move to the cold tier, by the policy (null: the policy has no cold state). */
   coldAfterDays: number | null;
@@ -45,13 +47,12 @@ export interface LifecycleThresholds {
   rolloverAge: string;
   rolloverSize: string;
   warmAfter: string;
-  warmReplicas: number;
   coldAfterDays: number;
 }
 
 /**
- * Puts the thresholds into a policy (pure): the hot state's rollover, the ages of the moves to
- * warm and cold, and the warm replica count. Delete stays at the longest retention allowed.
+ * Puts the thresholds into a policy (pure): the hot state's rollover and the ages of the moves to
+ * warm and cold. Delete stays at the longest retention allowed after rollover.
  */
 export function withThresholds(body: Json, t: LifecycleThresholds): Json {
   const out = structuredClone(body);
@@ -59,7 +60,6 @@ export function withThresholds(body: Json, t: LifecycleThresholds): Json {
   for (const s of states) {
     for (const a of s.actions) {
       if (a.rollover) a.rollover = { min_index_age: t.rolloverAge, min_primary_shard_size: t.rolloverSize };
-      if (a.replica_count) a.replica_count = { number_of_replicas: t.warmReplicas };
     }
     for (const tr of s.transitions ?? []) {
       if (tr.state_name === "warm") tr.conditions = { min_index_age: t.warmAfter };
@@ -174,7 +174,8 @@ async function clusterFeatures(client: Client): Promise<{ ism: boolean; coldTier
   return { ism, coldTier };
 }
 
-async function installPolicy(client: Client, id: string, body: Json): Promise<void> {
+/** Creates the policy, or replaces an outdated revision. Whether it wrote a new revision. */
+async function installPolicy(client: Client, id: string, body: Json): Promise<boolean> {
   const wanted = (body.policy as { description: string }).description;
   const existing = await client.ism
     .getPolicy({ policy_id: id })
@@ -184,20 +185,95 @@ async function installPolicy(client: Client, id: string, body: Json): Promise<vo
     });
   if (!existing) {
     await client.ism.putPolicy({ policy_id: id, body: body as never });
-    return;
+    return true;
   }
   const current = existing.body as {
     _seq_no: number;
     _primary_term: number;
     policy?: { description?: string };
   };
-  if (current.policy?.description === wanted) return;
+  if (current.policy?.description === wanted) return false;
   await client.ism.putPolicy({
     policy_id: id,
     if_seq_no: current._seq_no,
     if_primary_term: current._primary_term,
     body: body as never,
   });
+  return true;
+}
+
+/** The ISM setting naming an index's policy, as explain reports it (null: not managed). */
+const ISM_POLICY_ID = "index.plugins.index_state_management.policy_id";
+
+/** What `manageBackingIndices` did, for the log and the tests. */
+export interface Management {
+  policy: string;
+  /** Backing indices that had no policy and were attached to this one (`_plugins/_ism/add`). */
+  added: string[];
+  /** Backing indices moved to the policy's new revision (`_plugins/_ism/change_policy`). */
+  changed: string[];
+  /** What ISM refused, index → reason. */
+  failed: Record<string, string>;
+}
+
+/**
+ * ISM runs the copy of a policy taken when an index was attached, and `ism_template` attaches
+ * only indices created after the policy. So, after installing it: every backing index of the
+ * streams the policy names that has no policy (a cluster that ran without ISM, a recreated policy)
+ * is attached, and when a new revision was written, the indices on this policy are moved to it
+ * (ISM switches at the next safe point, when the current state's actions are done). Indices on
+ * another policy are an operator's choice and left alone.
+ */
+export async function manageBackingIndices(
+  client: Client,
+  policyId: string,
+  streams: string[],
+  revised: boolean,
+): Promise<Management> {
+  const out: Management = { policy: policyId, added: [], changed: [], failed: {} };
+  const backing: string[] = [];
+  for (const name of streams) {
+    const ds = await client.indices.getDataStream({ name });
+    backing.push(...(ds.body.data_streams[0]?.indices.map((i) => i.index_name) ?? []));
+  }
+  if (backing.length === 0) return out;
+  const explain = (await client.ism.explainPolicy({ index: backing.join(",") })).body as Record<
+    string,
+    Record<string, unknown> | undefined
+  >;
+  const policyOf = (index: string) => explain[index]?.[ISM_POLICY_ID] ?? null;
+  const unmanaged = backing.filter((i) => policyOf(i) === null);
+  const ours = backing.filter((i) => policyOf(i) === policyId);
+  const record = (body: unknown, into: string[], asked: string[]) => {
+    const failed =
+      (body as { failed_indices?: { index_name: string; reason: string }[] }).failed_indices ?? [];
+    for (const f of failed) out.failed[f.index_name] = f.reason;
+    into.push(...asked.filter((i) => !(i in out.failed)));
+  };
+  if (unmanaged.length > 0) {
+    const res = await client.ism.addPolicy({
+      index: unmanaged.join(","),
+      body: { policy_id: policyId } as never,
+    });
+    record(res.body, out.added, unmanaged);
+  }
+  if (revised && ours.length > 0) {
+    const res = await client.ism.changePolicy({
+      index: ours.join(","),
+      body: { policy_id: policyId } as never,
+    });
+    record(res.body, out.changed, ours);
+  }
+  return out;
+}
+
+/** The data streams a policy attaches to through its `ism_template` (exact names). */
+function streamsOf(policy: Json, declared: string[]): string[] {
+  const templates = ((policy.policy as Json | undefined)?.ism_template ?? []) as {
+    index_patterns?: string[];
+  }[];
+  const patterns = templates.flatMap((t) => t.index_patterns ?? []);
+  return declared.filter((d) => patterns.includes(d));
 }
 
 function ignoreExists(err: { meta?: { body?: { error?: { type?: string } } } }): void {
@@ -209,9 +285,11 @@ export async function bootstrap(client: Client, assets: Assets): Promise<Bootstr
 
   // Policies before templates and data streams: ISM attaches `ism_template` only to indices created after it.
   let lifecycle: BootstrapResult["lifecycle"];
+  const revised = new Map<string, boolean>();
   if (features.ism) {
-    for (const p of assets.policies) await installPolicy(client, p.id, adaptPolicy(p.body, features));
-    lifecycle = { mode: "ism", policies: assets.policies.map((p) => p.id) };
+    for (const p of assets.policies)
+      revised.set(p.id, await installPolicy(client, p.id, adaptPolicy(p.body, features)));
+    lifecycle = { mode: "ism", policies: assets.policies.map((p) => p.id), managed: [] };
   } else {
     lifecycle = {
       mode: "unavailable",
@@ -229,6 +307,14 @@ export async function bootstrap(client: Client, assets: Assets): Promise<Bootstr
       await client.indices.createDataStream({ name }).catch(ignoreExists);
       await rollOverIfOutdated(client, name, mappingVersion(t.body));
     }
+  }
+
+  // Then the backing indices ISM would not pick up by itself (see manageBackingIndices).
+  if (lifecycle.mode === "ism") {
+    for (const p of assets.policies)
+      lifecycle.managed.push(
+        await manageBackingIndices(client, p.id, streamsOf(p.body, dataStreams), revised.get(p.id) ?? false),
+      );
   }
 
   const indices: string[] = [];

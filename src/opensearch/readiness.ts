@@ -36,6 +36,10 @@ export class Readiness {
         log.info({ bootstrap: r }, "OpenSearch bootstrap done");
         if (r.lifecycle.mode === "unavailable")
           log.warn(`lifecycle policies not installed: ${r.lifecycle.reason}`);
+        else
+          for (const m of r.lifecycle.managed)
+            if (Object.keys(m.failed).length > 0)
+              log.error({ policy: m.policy, failed: m.failed }, "ISM refused to manage some backing indices");
         return;
       } catch (err) {
         log.warn(

@@ -14,12 +14,13 @@ import { createLogger } from "../../src/logger.ts";
 import { loadAssets } from "../../src/opensearch/bootstrap.ts";
 import { freePort } from "../../src/opensearch/local-cluster.ts";
 import { ingestAs, json, TEST_SECRET, testApp, tokenFor } from "../support/app.ts";
-import { type Destinations, type Kind, startDestinations } from "../support/destinations.ts";
+import { type Destinations, type Kind, startDestinations, startGate } from "../support/destinations.ts";
 import { CSV_HOSTILE_TEXTS, event, newTenant } from "../support/events.ts";
 import { exitOf, startService, waitForStatus } from "../support/process.ts";
 
 const url = inject("opensearchUrl");
 let stores: Destinations;
+let gate: Awaited<ReturnType<typeof startGate>>;
 let harness: ReturnType<typeof testApp>;
 let worker: ExportWorker;
 const tenant = newTenant("export");
@@ -131,8 +132,10 @@ const csvCells = (e: AuditEvent) => [
 
 beforeAll(async () => {
   stores = await startDestinations();
+  gate = await startGate(stores.s3Endpoint);
+  const allowlist = [...stores.allowlist, gate.endpoint];
   await stores.grant([tenant, other, hostile]);
-  harness = testApp(url, { endpointAllowlist: stores.allowlist });
+  harness = testApp(url, { endpointAllowlist: allowlist });
   await harness.readiness.runOnce(harness.client, await loadAssets());
   await ingestAs(harness, tenant, fixture);
   await ingestAs(harness, other, fixture.slice(0, 100));
@@ -148,7 +151,7 @@ beforeAll(async () => {
       maxAttempts: 3,
       pageSize: 200,
       pitKeepAlive: "2m",
-      endpointAllowlist: stores.allowlist,
+      endpointAllowlist: allowlist,
     },
   });
   worker.start();
@@ -158,6 +161,7 @@ afterAll(async () => {
   await worker?.stop();
   await harness?.client.close();
   await stores?.stop();
+  await gate?.close();
 });
 
 describe("an export to each destination", () => {
@@ -345,23 +349,28 @@ describe("edges", () => {
 describe("the snapshot", () => {
   it("holds what matched when the export started, not what is ingested meanwhile", async () => {
     const prefix = "snapshot/";
+    // The export's uploads wait at a gate in front of S3: its snapshot is taken, nothing is written
+    // yet, and it cannot finish before the late events are acknowledged (however fast this box is).
+    gate.hold();
     const res = await post({
       filters: { from: "2026-10-01T00:00:00Z", to: "2026-11-01T00:00:00Z" },
-      destination: stores.destination("s3", prefix),
+      destination: stores.destination("s3", prefix, { endpoint: gate.endpoint }),
       max_file_records: 100,
     });
     const { export_id } = await json(res);
-    // Wait until the snapshot is taken (estimated_total set) but the export is still running.
-    const running = await waitFor(
-      export_id,
-      (e) => e.progress.estimated_total !== null || e.status !== "pending",
-    );
-    expect(running.status).toBe("running");
-    const late = Array.from({ length: 50 }, (_, i) =>
-      event({ id: `late-${i}`, timestamp: `2026-10-15T12:00:00.${String(i).padStart(6, "0")}Z` }),
-    );
-    await ingestAs(harness, tenant, late);
-    expect((await json(await get(`/v1/audit/exports/${export_id}`))).status).toBe("running");
+    try {
+      await gate.reached();
+      const running = await json(await get(`/v1/audit/exports/${export_id}`));
+      expect(running.status).toBe("running");
+      expect(running.progress.estimated_total).toBe(fixture.length);
+      const late = Array.from({ length: 50 }, (_, i) =>
+        event({ id: `late-${i}`, timestamp: `2026-10-15T12:00:00.${String(i).padStart(6, "0")}Z` }),
+      );
+      await ingestAs(harness, tenant, late);
+      expect((await json(await get(`/v1/audit/exports/${export_id}`))).status).toBe("running");
+    } finally {
+      gate.release();
+    }
 
     const done = await finished(export_id);
     expect(done.status).toBe("completed");

@@ -3,10 +3,11 @@
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { Purger } from "../../src/features/retention/retention.purge.ts";
+import { createMetrics } from "../../src/http/metrics.ts";
 import { createLogger } from "../../src/logger.ts";
 import { loadAssets } from "../../src/opensearch/bootstrap.ts";
 import { AUDIT_STREAM, TENANTS_INDEX } from "../../src/opensearch/names.ts";
-import { ingestAs, json, testApp, tokenFor } from "../support/app.ts";
+import { capturedLogger, ingestAs, json, testApp, tokenFor } from "../support/app.ts";
 import { event, newTenant } from "../support/events.ts";
 
 const harness = testApp(inject("opensearchUrl"));
@@ -94,6 +95,7 @@ describe("retention", () => {
       cold_after_days: 90,
       cold_tier: false,
       updated_at: null,
+      last_purge: null,
     });
     await expectVisible([1, 10, 40, 400, 2000]);
   });
@@ -137,7 +139,11 @@ describe("retention", () => {
       new Purger({ client, log: createLogger("silent"), intervalMs, requestsPerSecond: -1 });
     const first = await purger(60_000).runOnce();
     expect(first.ran).toBe(true);
-    expect(first.deleted.find((d) => d.tenant === tenant)?.deleted).toBe(3);
+    expect(first.tenants.find((d) => d.tenant === tenant)).toMatchObject({
+      deleted: 3,
+      remaining: 0,
+      succeeded: true,
+    });
     expect(await stored(tenant)).toBe(2);
     expect(await stored(other)).toBe(AGES.length);
     // The same period on another replica: the lease says it is done.
@@ -147,5 +153,74 @@ describe("retention", () => {
     expect((await put({ retention_days: 3650 })).status).toBe(200);
     await expectVisible([1, 10]);
     expect(await stored(tenant)).toBe(2);
+    // A compliance officer sees that it was enforced.
+    expect((await json(await get("/v1/audit/retention"))).last_purge).toMatchObject({
+      expired: 3,
+      deleted: 3,
+      remaining: 0,
+      succeeded: true,
+      failures: [],
+      ran_at: expect.any(String),
+      cutoff: expect.any(String),
+    });
+  });
+
+  it("a write-blocked index (ISM's force-merge without read_write) is reported by every channel, never 0 deleted", async () => {
+    const blocked = newTenant("ret-blocked");
+    await ingestAs(
+      harness,
+      blocked,
+      [10, 40, 400].map((d) => event({ id: `b-${d}`, timestamp: ago(d) })),
+    );
+    const token = await tokenFor(blocked, "audit:admin audit:read");
+    await app.request("/v1/audit/retention", {
+      method: "PUT",
+      headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
+      body: JSON.stringify({ retention_days: 30 }),
+    });
+    // The events' index stops being the write index, then gets the block force_merge leaves.
+    const where = await client.search({
+      index: AUDIT_STREAM,
+      body: { query: { term: { "scaivault.tenant": blocked } }, size: 1 } as never,
+    });
+    const index = where.body.hits.hits[0]?._index as string;
+    await client.indices.rollover({ alias: AUDIT_STREAM });
+    await client.indices.putSettings({ index, body: { "index.blocks.write": true } as never });
+    const metrics = createMetrics();
+    const { log, lines } = capturedLogger();
+    const purge = async () => {
+      await client.delete({ index: TENANTS_INDEX, id: "purge-lease", refresh: true }).catch(() => {});
+      const r = await new Purger({
+        client,
+        log,
+        intervalMs: 60_000,
+        requestsPerSecond: -1,
+        purged: metrics.purged,
+        failures: metrics.purgeFailures,
+      }).runOnce();
+      return r.tenants.find((t) => t.tenant === blocked);
+    };
+    try {
+      const failed = await purge();
+      expect(failed).toMatchObject({ expired: 2, remaining: 2, succeeded: false });
+      expect(failed?.failures.map((f) => f.kind)).toEqual(
+        expect.arrayContaining(["document_failures", "remaining"]),
+      );
+      expect(JSON.stringify(failed?.failures)).toContain("cluster_block_exception");
+      expect(await metrics.registry.metrics()).toMatch(
+        /audit_retention_purge_failures_total\{kind="remaining"\} [1-9]/,
+      );
+      expect(lines.some((l) => l.includes('"level":50') && l.includes(blocked))).toBe(true);
+      const seen = (
+        await json(
+          await app.request("/v1/audit/retention", { headers: { Authorization: `Bearer ${token}` } }),
+        )
+      ).last_purge;
+      expect(seen).toMatchObject({ succeeded: false, expired: 2, remaining: 2 });
+    } finally {
+      // What the fixed policy's read_write does after the merge; the next period then succeeds.
+      await client.indices.putSettings({ index, body: { "index.blocks.write": false } as never });
+    }
+    expect(await purge()).toMatchObject({ expired: 2, deleted: 2, remaining: 0, succeeded: true });
   });
 });

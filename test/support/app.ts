@@ -40,14 +40,7 @@ export function testApp(
     tokenMaxLifetimeSec?: number;
   } = {},
 ) {
-  const lines: string[] = [];
-  const sink = new Writable({
-    write(chunk, _enc, done) {
-      lines.push(...String(chunk).split("\n").filter(Boolean));
-      done();
-    },
-  });
-  const log = createLogger("info", sink);
+  const { log, lines } = capturedLogger();
   const client = createOpenSearchClient({ url });
   const readiness = new Readiness();
   const metrics = createMetrics();
@@ -76,6 +69,18 @@ export function testApp(
     ...(opts.now ? { now: opts.now } : {}),
   });
   return { app, client, readiness, lines, hub, metrics };
+}
+
+/** A logger whose JSON lines are kept for assertions. */
+export function capturedLogger(): { log: ReturnType<typeof createLogger>; lines: string[] } {
+  const lines: string[] = [];
+  const sink = new Writable({
+    write(chunk, _enc, done) {
+      lines.push(...String(chunk).split("\n").filter(Boolean));
+      done();
+    },
+  });
+  return { log: createLogger("info", sink), lines };
 }
 
 /** A loopback URL where nothing listens (port 9 is discard, never bound here). */

@@ -4,6 +4,8 @@
  * downloads what an export wrote.
  */
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { createServer, request } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, S3Client } from "@aws-sdk/client-s3";
@@ -25,6 +27,8 @@ const S3_KEYS = { access_key_id: "testing", secret_access_key: "testing" };
 
 export interface Destinations {
   allowlist: string[];
+  /** The S3 endpoint itself, for a gate in front of it. */
+  s3Endpoint: string;
   secretsFile: string;
   /** Writes the secrets file with each destination's secret under `secret/<kind>` for these tenants. */
   grant(tenants: string[]): Promise<void>;
@@ -63,6 +67,7 @@ export async function startDestinations(): Promise<Destinations> {
 
   return {
     allowlist: [s3.endpoint, gcs.endpoint, azure.endpoint],
+    s3Endpoint: s3.endpoint,
     secretsFile,
     async grant(tenants) {
       const byPath = Object.fromEntries(Object.entries(secrets).map(([k, v]) => [`secret/${k}`, v]));
@@ -108,5 +113,66 @@ export async function startDestinations(): Promise<Destinations> {
       await Promise.all([s3, gcs, azure].map((s: ObjectStoreServer) => s.stop()));
       await rm(dir, { recursive: true, force: true });
     },
+  };
+}
+
+/**
+ * A pass-through HTTP proxy in front of an object store that can hold every request until told to
+ * go on: a test pins an export at "snapshot taken, nothing uploaded yet" deterministically.
+ */
+export async function startGate(target: string): Promise<{
+  endpoint: string;
+  hold(): void;
+  release(): void;
+  /** Resolves once a request is waiting at the gate. */
+  reached(): Promise<void>;
+  close(): Promise<void>;
+}> {
+  const upstream = new URL(target);
+  let open = true;
+  let opened: () => void = () => {};
+  let gate = Promise.resolve();
+  let arrived: () => void = () => {};
+  let arrival = new Promise<void>((r) => (arrived = r));
+  const server = createServer((req, res) => {
+    arrived();
+    void gate.then(() => {
+      const forward = request(
+        {
+          host: upstream.hostname,
+          port: upstream.port,
+          method: req.method,
+          path: req.url,
+          headers: req.headers,
+        },
+        (up) => {
+          res.writeHead(up.statusCode ?? 502, up.headers);
+          up.pipe(res);
+        },
+      );
+      forward.on("error", () => res.destroy());
+      req.pipe(forward);
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const { port } = server.address() as AddressInfo;
+  return {
+    endpoint: `http://127.0.0.1:${port}`,
+    hold() {
+      if (!open) return;
+      open = false;
+      arrival = new Promise<void>((r) => (arrived = r));
+      gate = new Promise<void>((r) => (opened = r));
+    },
+    release() {
+      open = true;
+      opened();
+    },
+    reached: () => arrival,
+    close: () =>
+      new Promise<void>((r) => {
+        server.close(() => r());
+        server.closeAllConnections();
+      }),
   };
 }

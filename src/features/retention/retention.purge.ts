@@ -1,10 +1,16 @@
 /**
  * @module features/retention/purge
  * Physically deletes expired events: every RETENTION_PURGE_INTERVAL_MS, one replica (the holder
- * of a lease stored in OpenSearch, taken with seq_no/primary_term) runs a throttled
- * delete-by-query per tenant with its own retention, and one for all tenants on the default.
- * It deletes only what reads already hide, so raising a retention never loses events inside the
- * new window. The lease is kept until the next period, so other replicas skip this one.
+ * of a lease stored in OpenSearch, taken with seq_no/primary_term) goes through every tenant with
+ * stored events: counts what its retention hides, deletes exactly that with a throttled
+ * delete-by-query, then counts again. It deletes only what reads already hide, so raising a
+ * retention never loses events inside the new window.
+ *
+ * A purge cannot fail silently: a task error, per-document failures (a write-blocked index),
+ * version conflicts, a task still running at the period's end, or expired events left afterwards
+ * make that tenant's outcome a failure — an error in the log, audit_retention_purge_failures_total
+ * in /metrics, and `last_purge.succeeded: false` on GET /v1/audit/retention. The next period
+ * tries again. Each tenant's outcome is stored (`_id` = tenant:purge).
  */
 import { randomUUID } from "node:crypto";
 import type { Client } from "@opensearch-project/opensearch";
@@ -15,10 +21,28 @@ import { statusOf } from "../../opensearch/errors.ts";
 import { AUDIT_STREAM, TENANTS_INDEX } from "../../opensearch/names.ts";
 import type { Clause } from "../../opensearch/tenant-scope.ts";
 import { type LifecycleOptions, type LifecycleStep, runLifecycle } from "./retention.lifecycle.ts";
-import { customRetentions, expiredFor, expiredForDefault } from "./retention.query.ts";
-import { cutoff, DEFAULT_RETENTION_DAYS } from "./retention.service.ts";
+import { customRetentions, expiredFor, tenantsPage } from "./retention.query.ts";
+import { cutoff, DEFAULT_RETENTION_DAYS, purgeStatusId } from "./retention.service.ts";
 
 export const PURGE_LEASE_ID = "purge-lease";
+
+export type PurgeFailure = "task_error" | "document_failures" | "version_conflicts" | "timeout" | "remaining";
+
+/** One tenant's outcome in one run, as GET /v1/audit/retention shows it (`last_purge`). */
+export interface TenantPurge {
+  tenant: string;
+  ran_at: string;
+  /** Events older than this were to go. */
+  cutoff: string;
+  /** Expired events found before deleting. */
+  expired: number;
+  deleted: number;
+  /** Expired events still stored afterwards (0 when it worked). */
+  remaining: number;
+  succeeded: boolean;
+  /** What went wrong, each as the kind and what OpenSearch said (no documents). */
+  failures: { kind: PurgeFailure; detail: string }[];
+}
 
 export interface PurgeDeps {
   client: Client;
@@ -29,16 +53,30 @@ export interface PurgeDeps {
   now?: () => Date;
   /** Events deleted, for /metrics. */
   purged?: Counter;
+  /** Purge failures by kind, for /metrics. */
+  failures?: Counter<"kind">;
   /** Without ISM: the thresholds for the service's own lifecycle pass (undefined: ISM does it). */
   lifecycle?: () => LifecycleOptions | undefined;
+  /** Tenants per page when listing them (tests make it small). */
+  pageSize?: number;
 }
 
 export interface PurgeResult {
   /** false when another replica holds this period's lease. */
   ran: boolean;
-  deleted: { tenant: string; deleted: number }[];
+  tenants: TenantPurge[];
   /** The lifecycle pass, when the service runs it (no ISM). */
   lifecycle?: LifecycleStep;
+}
+
+interface TaskResponse {
+  deleted?: number;
+  version_conflicts?: number;
+  failures?: {
+    index?: string;
+    cause?: { type?: string; reason?: string };
+    reason?: { type?: string; reason?: string };
+  }[];
 }
 
 export class Purger {
@@ -57,7 +95,10 @@ export class Purger {
     const loop = () => {
       void this.runOnce()
         .catch((err) =>
-          this.#deps.log.warn({ err: (err as Error).message }, "retention purge failed; next period retries"),
+          this.#deps.log.error(
+            { err: (err as Error).message },
+            "retention purge failed; next period retries",
+          ),
         )
         .finally(() => {
           if (!this.#stopped) this.#timer = setTimeout(loop, this.#deps.intervalMs);
@@ -74,39 +115,132 @@ export class Purger {
 
   /** Takes this period's lease (or returns ran: false) and purges every tenant's expired events. */
   async runOnce(): Promise<PurgeResult> {
-    if (!(await this.#takeLease())) return { ran: false, deleted: [] };
+    if (!(await this.#takeLease())) return { ran: false, tenants: [] };
     const { client, log } = this.#deps;
     const now = this.#now();
+    // Everything must be done before the lease lapses and another replica may start.
+    const deadline = now.getTime() + this.#deps.intervalMs * 0.9;
     const res = await client.search({ index: TENANTS_INDEX, body: customRetentions as never });
-    const custom = (
-      res.body.hits.hits as unknown as {
-        _source: { scaivault: { tenant: string }; retention_days: number };
-      }[]
-    ).map((h) => h._source);
-    const deleted: PurgeResult["deleted"] = [];
-    for (const t of custom) {
-      const n = await this.#deleteByQuery(expiredFor(t.scaivault.tenant, cutoff(t.retention_days, now)));
-      deleted.push({ tenant: t.scaivault.tenant, deleted: n });
-    }
-    const n = await this.#deleteByQuery(
-      expiredForDefault(
-        cutoff(DEFAULT_RETENTION_DAYS, now),
-        custom.map((t) => t.scaivault.tenant),
-      ),
+    const days = new Map(
+      (
+        res.body.hits.hits as unknown as {
+          _source: { scaivault: { tenant: string }; retention_days: number };
+        }[]
+      ).map((h) => [h._source.scaivault.tenant, h._source.retention_days]),
     );
-    deleted.push({ tenant: "*default*", deleted: n });
-    const total = deleted.reduce((s, d) => s + d.deleted, 0);
-    this.#deps.purged?.inc(total);
-    log.info({ deleted: deleted.filter((d) => d.deleted > 0), total }, "retention purge done");
+    const tenants: TenantPurge[] = [];
+    for await (const tenant of this.#tenants()) {
+      tenants.push(
+        await this.#purgeTenant(tenant, cutoff(days.get(tenant) ?? DEFAULT_RETENTION_DAYS, now), deadline),
+      );
+    }
+    await this.#record(tenants);
+
+    const deleted = tenants.reduce((n, t) => n + t.deleted, 0);
+    this.#deps.purged?.inc(deleted);
+    const failed = tenants.filter((t) => !t.succeeded);
+    for (const t of failed) {
+      for (const f of t.failures) this.#deps.failures?.inc({ kind: f.kind });
+      log.error(
+        {
+          tenant: t.tenant,
+          cutoff: t.cutoff,
+          expired: t.expired,
+          deleted: t.deleted,
+          remaining: t.remaining,
+          failures: t.failures,
+        },
+        "retention purge left expired events of a tenant; the next period retries",
+      );
+    }
+    log.info(
+      {
+        tenants: tenants.length,
+        deleted,
+        failed: failed.length,
+        purged: tenants.filter((t) => t.deleted > 0).map((t) => ({ tenant: t.tenant, deleted: t.deleted })),
+      },
+      "retention purge done",
+    );
     const lifecycleOptions = this.#deps.lifecycle?.();
-    if (!lifecycleOptions) return { ran: true, deleted };
+    if (!lifecycleOptions) return { ran: true, tenants };
     const lifecycle = await runLifecycle(client, lifecycleOptions, now);
     if (lifecycle.rolledOver || lifecycle.movedToCold.length > 0)
       log.info(lifecycle, "lifecycle pass (no ISM on this cluster)");
-    return { ran: true, deleted, lifecycle };
+    return { ran: true, tenants, lifecycle };
   }
 
-  async #deleteByQuery(body: Clause): Promise<number> {
+  /** Every tenant with stored events, in tenant order. */
+  async *#tenants(): AsyncGenerator<string> {
+    const size = this.#deps.pageSize ?? 1000;
+    let after: string | undefined;
+    for (;;) {
+      const res = await this.#deps.client.search({
+        index: AUDIT_STREAM,
+        body: tenantsPage(size, after) as never,
+      });
+      const agg = (
+        res.body.aggregations as unknown as {
+          tenants: { buckets: { key: { tenant: string } }[]; after_key?: { tenant: string } };
+        }
+      ).tenants;
+      for (const b of agg.buckets) yield b.key.tenant;
+      if (agg.buckets.length < size || !agg.after_key) return;
+      after = agg.after_key.tenant;
+    }
+  }
+
+  /** Counts, deletes and counts again one tenant's expired events. */
+  async #purgeTenant(tenant: string, cut: string, deadline: number): Promise<TenantPurge> {
+    const body = expiredFor(tenant, cut);
+    const out: TenantPurge = {
+      tenant,
+      ran_at: isoMicros(this.#now()),
+      cutoff: cut,
+      expired: await this.#count(body),
+      deleted: 0,
+      remaining: 0,
+      succeeded: true,
+      failures: [],
+    };
+    if (out.expired > 0) {
+      try {
+        const r = await this.#deleteByQuery(body, deadline);
+        out.deleted = r.deleted ?? 0;
+        if ((r.version_conflicts ?? 0) > 0)
+          out.failures.push({
+            kind: "version_conflicts",
+            detail: `${r.version_conflicts} version conflicts`,
+          });
+        const docs = r.failures ?? [];
+        if (docs.length > 0) {
+          const first = docs[0]?.cause ?? docs[0]?.reason;
+          out.failures.push({
+            kind: "document_failures",
+            detail: `${docs.length} documents could not be deleted, e.g. in ${docs[0]?.index ?? "?"}: ${first?.type ?? "?"}: ${(first?.reason ?? "").slice(0, 200)}`,
+          });
+        }
+      } catch (err) {
+        const kind: PurgeFailure = err instanceof PurgeTimeout ? "timeout" : "task_error";
+        out.failures.push({ kind, detail: (err as Error).message.slice(0, 300) });
+      }
+      out.remaining = await this.#count(body);
+      if (out.remaining > 0)
+        out.failures.push({
+          kind: "remaining",
+          detail: `${out.remaining} events older than the cut-off are still stored`,
+        });
+    }
+    out.succeeded = out.failures.length === 0;
+    return out;
+  }
+
+  async #count(body: Clause): Promise<number> {
+    const res = await this.#deps.client.count({ index: AUDIT_STREAM, body: body as never });
+    return res.body.count;
+  }
+
+  async #deleteByQuery(body: Clause, deadline: number): Promise<TaskResponse> {
     const { client, requestsPerSecond } = this.#deps;
     const started = await client.deleteByQuery({
       index: AUDIT_STREAM,
@@ -117,12 +251,42 @@ export class Purger {
       refresh: true,
     });
     const task = (started.body as { task: string }).task;
-    // Poll the task: a large purge outlives any single request timeout.
+    // Poll the task: a large purge outlives any single request timeout, but not the period.
     for (;;) {
-      const t = await client.tasks.get({ task_id: task, wait_for_completion: true, timeout: "20s" });
-      const b = t.body as { completed: boolean; response?: { deleted: number }; error?: unknown };
-      if (b.error) throw new Error(`delete-by-query failed: ${JSON.stringify(b.error).slice(0, 300)}`);
-      if (b.completed) return b.response?.deleted ?? 0;
+      const wait = Math.max(1, Math.min(20, Math.ceil((deadline - Date.now()) / 1000)));
+      const t = await client.tasks
+        .get({ task_id: task, wait_for_completion: true, timeout: `${wait}s` })
+        // Still running when the wait ends is a 504 (timeout_exception): keep polling.
+        .catch((err: unknown) => {
+          if (statusOf(err) === 504) return undefined;
+          throw err;
+        });
+      const b = t?.body as
+        | { completed: boolean; response?: TaskResponse; error?: { type?: string; reason?: string } }
+        | undefined;
+      if (b?.error)
+        throw new Error(`delete-by-query failed: ${b.error.type ?? "?"}: ${b.error.reason ?? ""}`);
+      if (b?.completed) return b.response ?? {};
+      if (Date.now() > deadline) {
+        await client.tasks.cancel({ task_id: task }).catch(() => {});
+        throw new PurgeTimeout(
+          `delete-by-query still running at the end of the period; cancelled (task ${task})`,
+        );
+      }
+    }
+  }
+
+  /** Each tenant's outcome, where GET /v1/audit/retention reads it. */
+  async #record(tenants: TenantPurge[]): Promise<void> {
+    for (let i = 0; i < tenants.length; i += 500) {
+      let body = "";
+      for (const t of tenants.slice(i, i + 500)) {
+        body += `${JSON.stringify({ index: { _index: TENANTS_INDEX, _id: purgeStatusId(t.tenant) } })}\n`;
+        body += `${JSON.stringify({ scaivault: { tenant: t.tenant }, last_purge: t })}\n`;
+      }
+      const res = await this.#deps.client.bulk({ body: body as never, refresh: true });
+      if ((res.body as { errors?: boolean }).errors)
+        this.#deps.log.error("could not record some purge outcomes");
     }
   }
 
@@ -160,4 +324,8 @@ export class Purger {
       }
     }
   }
+}
+
+class PurgeTimeout extends Error {
+  override name = "PurgeTimeout";
 }

@@ -1,7 +1,7 @@
 /**
  * @module features/retention/query
  * PURE: what the purge deletes. A tenant's expired events are the ones its reads already hide
- * (`@timestamp` before its cut-off); tenants on the default retention are purged together.
+ * (`@timestamp` before its cut-off); each tenant is counted, purged and checked on its own.
  */
 import type { Clause } from "../../opensearch/tenant-scope.ts";
 import { TENANT_FIELD } from "../../opensearch/tenant-scope.ts";
@@ -15,13 +15,18 @@ export function expiredFor(tenant: string, cutoff: string): Clause {
   return { query: { bool: { filter: [{ term: { [TENANT_FIELD]: tenant } }, before(cutoff)] } } };
 }
 
-/** Every other tenant's events older than the default cut-off. */
-export function expiredForDefault(cutoff: string, customTenants: string[]): Clause {
+/** Every tenant that has stored events, a page at a time in tenant order (composite aggregation). */
+export function tenantsPage(size: number, after?: string): Clause {
   return {
-    query: {
-      bool: {
-        filter: [before(cutoff)],
-        ...(customTenants.length > 0 ? { must_not: [{ terms: { [TENANT_FIELD]: customTenants } }] } : {}),
+    size: 0,
+    track_total_hits: false,
+    aggs: {
+      tenants: {
+        composite: {
+          size,
+          sources: [{ tenant: { terms: { field: TENANT_FIELD } } }],
+          ...(after !== undefined ? { after: { tenant: after } } : {}),
+        },
       },
     },
   };

@@ -13,6 +13,7 @@ import { problemResponse } from "../../http/openapi.ts";
 import type { Readiness } from "../../opensearch/readiness.ts";
 import {
   DEFAULT_RETENTION_DAYS,
+  lastPurge,
   MAX_RETENTION_DAYS,
   saveRetention,
   storedRetention,
@@ -37,6 +38,33 @@ const RetentionSchema = z
       .boolean()
       .openapi({ description: "Read-only: whether the cluster has a cold tier that ISM moves indices to." }),
     updated_at: z.string().nullable().openapi({ description: "null while the tenant keeps the default." }),
+    last_purge: z
+      .object({
+        ran_at: z.string().openapi({ description: "When the purge looked at this tenant's events." }),
+        cutoff: z.string().openapi({ description: "Events older than this were to be deleted." }),
+        expired: z.number().int().openapi({ description: "Expired events found." }),
+        deleted: z.number().int(),
+        remaining: z
+          .number()
+          .int()
+          .openapi({ description: "Expired events still stored afterwards: 0 when it worked." }),
+        succeeded: z.boolean(),
+        failures: z
+          .array(
+            z.object({
+              kind: z.enum(["task_error", "document_failures", "version_conflicts", "timeout", "remaining"]),
+              detail: z.string(),
+            }),
+          )
+          .openapi({
+            description: "Why it did not fully succeed; the next purge (hourly by default) retries.",
+          }),
+      })
+      .nullable()
+      .openapi({
+        description:
+          "The last purge run that found this tenant's events (hourly by default): whether retention is actually enforced. null before any.",
+      }),
   })
   .openapi("Retention");
 
@@ -100,12 +128,17 @@ export function registerRetention(app: OpenAPIHono<AppEnv>, deps: RetentionDeps)
   };
 
   app.get(getRoute.path, requireScope(deps.verify, "audit:read"), async (c) => {
-    const stored = await storedRetention(deps.client, c.var.principal.tenant);
+    const tenant = c.var.principal.tenant;
+    const [stored, purge] = await Promise.all([
+      storedRetention(deps.client, tenant),
+      lastPurge(deps.client, tenant),
+    ]);
     return c.json(
       {
         retention_days: stored?.retention_days ?? DEFAULT_RETENTION_DAYS,
         ...cluster(),
         updated_at: stored?.updated_at ?? null,
+        last_purge: purge,
       },
       200,
     );
@@ -114,7 +147,13 @@ export function registerRetention(app: OpenAPIHono<AppEnv>, deps: RetentionDeps)
   app.put(putRoute.path, requireScope(deps.verify, "audit:admin"), async (c) => {
     const body = validBody(PutRetentionSchema, await readJson(c, "the retention"), "the retention");
     const p = c.var.principal;
-    const saved = await saveRetention(deps.client, p.tenant, body.retention_days, p.subject, deps.now());
-    return c.json({ retention_days: saved.retention_days, ...cluster(), updated_at: saved.updated_at }, 200);
+    const [saved, purge] = await Promise.all([
+      saveRetention(deps.client, p.tenant, body.retention_days, p.subject, deps.now()),
+      lastPurge(deps.client, p.tenant),
+    ]);
+    return c.json(
+      { retention_days: saved.retention_days, ...cluster(), updated_at: saved.updated_at, last_purge: purge },
+      200,
+    );
   });
 }

@@ -23,6 +23,8 @@ export interface RetentionDoc {
 }
 
 const docId = (tenant: string) => scopedId(tenant, "retention");
+/** A tenant's last purge outcome lives at this `_id` (written by retention.purge). */
+export const purgeStatusId = (tenant: string) => scopedId(tenant, "purge");
 
 /** The tenant's stored retention, or undefined when it keeps the default. */
 export async function storedRetention(client: Client, tenant: string): Promise<RetentionDoc | undefined> {
@@ -65,4 +67,18 @@ export async function tenantScope(
 ): Promise<Tenant & { since: string }> {
   const days = (await storedRetention(client, tenant))?.retention_days ?? DEFAULT_RETENTION_DAYS;
   return { id: tenant, since: cutoff(days, now) };
+}
+
+/** The tenant's last purge outcome (see retention.purge), or null before any purge found its events. */
+export async function lastPurge(client: Client, tenant: string): Promise<Record<string, unknown> | null> {
+  try {
+    const res = await client.get({ index: TENANTS_INDEX, id: purgeStatusId(tenant) });
+    const last = (res.body._source as { last_purge?: Record<string, unknown> } | undefined)?.last_purge;
+    if (!last) return null;
+    const { tenant: _t, ...shown } = last;
+    return shown;
+  } catch (err) {
+    if (statusOf(err) === 404) return null;
+    throw err;
+  }
 }
