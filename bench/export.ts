@@ -14,10 +14,10 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3";
 import { snapshotPage } from "../src/features/exports/exports.query.ts";
-import { cutoff, DEFAULT_RETENTION_DAYS } from "../src/features/retention/retention.service.ts";
 import { mintToken } from "../src/http/dev-token.ts";
 import { createOpenSearchClient } from "../src/opensearch/client.ts";
 import { AUDIT_STREAM } from "../src/opensearch/names.ts";
+import { cutoff, DEFAULT_RETENTION_DAYS } from "../src/tenancy/retention.ts";
 import { startS3 } from "../test/support/object-stores.ts";
 import { benchEnv, ensureSeeded, median } from "./support.ts";
 

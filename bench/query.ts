@@ -8,12 +8,12 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { cpus } from "node:os";
 import { parseArgs } from "node:util";
-import { FILTER_PARAMS, type Filters, parseQuery } from "../src/features/query/query.params.ts";
 import { eventsSearch } from "../src/features/query/query.query.ts";
-import { cutoff, DEFAULT_RETENTION_DAYS } from "../src/features/retention/retention.service.ts";
+import { FILTER_PARAMS, type Filters, parseQuery } from "../src/filters/filters.ts";
 import { mintToken } from "../src/http/dev-token.ts";
 import { createOpenSearchClient } from "../src/opensearch/client.ts";
 import { AUDIT_STREAM } from "../src/opensearch/names.ts";
+import { cutoff, DEFAULT_RETENTION_DAYS } from "../src/tenancy/retention.ts";
 import { benchEnv, compareLatency, ensureSeeded } from "./support.ts";
 
 const { values } = parseArgs({

@@ -9,13 +9,13 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { cpus } from "node:os";
 import { parseArgs } from "node:util";
-import { FILTER_PARAMS, parseQuery } from "../src/features/query/query.params.ts";
-import { cutoff, DEFAULT_RETENTION_DAYS } from "../src/features/retention/retention.service.ts";
 import { defaultInterval, type Interval } from "../src/features/summary/intervals.ts";
 import { summarySearch } from "../src/features/summary/summary.query.ts";
+import { FILTER_PARAMS, parseQuery } from "../src/filters/filters.ts";
 import { mintToken } from "../src/http/dev-token.ts";
 import { createOpenSearchClient } from "../src/opensearch/client.ts";
 import { AUDIT_STREAM } from "../src/opensearch/names.ts";
+import { cutoff, DEFAULT_RETENTION_DAYS } from "../src/tenancy/retention.ts";
 import { benchEnv, compareLatency, ensureSeeded } from "./support.ts";
 
 const { values } = parseArgs({

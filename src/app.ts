@@ -11,13 +11,11 @@ import { registerExports } from "./features/exports/exports.route.ts";
 import { registerIngest } from "./features/ingest/ingest.route.ts";
 import { opsRoutes } from "./features/ops/ops.route.ts";
 import { registerQuery } from "./features/query/query.route.ts";
-import { requireRead } from "./features/retention/retention.access.ts";
 import { registerRetention } from "./features/retention/retention.route.ts";
 import type { StreamHub } from "./features/stream/stream.hub.ts";
 import { registerStream } from "./features/stream/stream.route.ts";
 import { registerSummary } from "./features/summary/summary.route.ts";
-import { registerTrails } from "./features/trails/trails.route.ts";
-import type { Verify } from "./http/auth.ts";
+import { requireScope, type Verify } from "./http/auth.ts";
 import { Cursors } from "./http/cursor.ts";
 import type { AppEnv } from "./http/env.ts";
 import { createMetrics, type Metrics } from "./http/metrics.ts";
@@ -28,14 +26,14 @@ import {
   limitRequestTarget,
   notFound,
   securityHeaders,
-  sendProblem,
   wrongMethod,
 } from "./http/middleware.ts";
 import { mountOpenApi } from "./http/openapi.ts";
-import { fieldErrors, problem } from "./http/problem.ts";
+import { validationHook } from "./http/route.ts";
 import { MAX_URL_BYTES } from "./http/server.ts";
 import type { Logger } from "./logger.ts";
 import type { Readiness } from "./opensearch/readiness.ts";
+import { readerTenant } from "./tenancy/access.ts";
 
 export interface AppDeps {
   config: Pick<Config, "bodyLimitBytes" | "cursorKey"> & {
@@ -56,13 +54,8 @@ export interface AppDeps {
 }
 
 export function createApp(deps: AppDeps) {
-  const app = new OpenAPIHono<AppEnv>({
-    // Validation failures become a 400 problem naming every offending field.
-    defaultHook: (result, c) => {
-      if (result.success) return;
-      return sendProblem(c, problem(400, "the request is invalid", fieldErrors(result.error.issues)));
-    },
-  });
+  // Validation failures become a 400 problem naming every offending field (http/route).
+  const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook });
 
   const metrics = deps.metrics ?? createMetrics();
 
@@ -78,28 +71,28 @@ export function createApp(deps: AppDeps) {
 
   app.route("/", opsRoutes({ ...deps, metrics: metrics.registry }));
   const now = deps.now ?? (() => new Date());
+  // Every route declares the scope it needs; this is how it is checked.
+  const guard = (scope: Parameters<typeof requireScope>[1]) => requireScope(deps.verify, scope);
+  const reads = {
+    client: deps.client,
+    guard,
+    tenant: readerTenant({ client: deps.client, now }),
+    cursors: new Cursors(deps.config.cursorKey),
+    now,
+  };
   registerIngest(app, {
     client: deps.client,
     log: deps.log,
-    verify: deps.verify,
+    guard,
     now,
     ingested: metrics.ingested,
     redactions: metrics.redactions,
   });
-
-  const query = {
-    client: deps.client,
-    verify: deps.verify,
-    read: requireRead({ client: deps.client, verify: deps.verify, now }),
-    cursors: new Cursors(deps.config.cursorKey),
-    now,
-  };
-  registerQuery(app, query);
-  registerTrails(app, query);
-  registerSummary(app, query);
-  registerStream(app, { hub: deps.hub, read: query.read, now });
-  registerRetention(app, { client: deps.client, verify: deps.verify, readiness: deps.readiness, now });
-  registerExports(app, { ...query, endpointAllowlist: deps.config.exports.endpointAllowlist });
+  registerQuery(app, reads);
+  registerSummary(app, reads);
+  registerStream(app, { hub: deps.hub, guard, tenant: reads.tenant, now });
+  registerRetention(app, { client: deps.client, guard, readiness: deps.readiness, now });
+  registerExports(app, { ...reads, endpointAllowlist: deps.config.exports.endpointAllowlist });
 
   mountOpenApi(app, deps.version ?? "0.1.0");
   return app;

@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import path from "node:path";
 import { z } from "zod";
-import { parseAllowlist } from "./features/exports/exports.endpoints.ts";
+import { parseAllowlist } from "./destinations/allowlist.ts";
 import type { StreamSettings } from "./features/stream/stream.hub.ts";
 import type { LifecycleThresholds } from "./opensearch/bootstrap.ts";
 

@@ -5,7 +5,7 @@
  * with, so it cannot be forged, replayed by another tenant, used on another endpoint (whose
  * positions mean something else) or reused with other filters.
  */
-import { createHash, createHmac, timingSafeEqual } from "node:crypto";
+import { createHmac, timingSafeEqual } from "node:crypto";
 
 export interface CursorPayload<P> {
   /** Tenant the cursor was issued to. */
@@ -29,16 +29,6 @@ export interface CursorBinding {
 
 export type CursorCheck<P> = { ok: true; position: P } | { ok: false; message: string };
 
-/** A stable hash of a filter set: keys sorted, so the order of parameters does not matter. */
-export function filterHash(filters: Record<string, unknown>): string {
-  const canonical = JSON.stringify(filters, (_k, v) =>
-    v && typeof v === "object" && !Array.isArray(v)
-      ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => a.localeCompare(b)))
-      : v,
-  );
-  return createHash("sha256").update(canonical).digest("base64url").slice(0, 22);
-}
-
 export class Cursors {
   readonly #key: Buffer;
   constructor(key: string | Buffer) {
@@ -55,15 +45,18 @@ export class Cursors {
     return `${data}.${this.#sign(data).toString("base64url")}`;
   }
 
-  decode<P>(cursor: string, bind: CursorBinding): CursorCheck<P> {
+  /** Whether this service issued `cursor` (format and signature; not yet whose or where). */
+  issued(cursor: string): boolean {
     const [data, sig, extra] = cursor.split(".");
-    if (!data || !sig || extra !== undefined)
-      return { ok: false, message: "is not a cursor this service issued" };
+    if (!data || !sig || extra !== undefined) return false;
     const expected = this.#sign(data);
     const given = Buffer.from(sig, "base64url");
-    if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
-      return { ok: false, message: "is not a cursor this service issued" };
-    }
+    return given.length === expected.length && timingSafeEqual(given, expected);
+  }
+
+  decode<P>(cursor: string, bind: CursorBinding): CursorCheck<P> {
+    if (!this.issued(cursor)) return { ok: false, message: "is not a cursor this service issued" };
+    const data = cursor.split(".")[0] as string;
     let payload: CursorPayload<P>;
     try {
       payload = JSON.parse(Buffer.from(data, "base64url").toString("utf8")) as CursorPayload<P>;

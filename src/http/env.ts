@@ -2,7 +2,7 @@
  * @module http/env
  * What middleware puts on the request context for handlers.
  */
-import type { Tenant } from "../opensearch/tenant-scope.ts";
+import type { Tenant } from "../tenancy/tenant-scope.ts";
 
 /** The verified caller. The tenant comes from the token and from nowhere else. */
 export interface Principal {

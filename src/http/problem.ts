@@ -1,15 +1,24 @@
 /**
  * @module http/problem
- * Every error leaves the service as RFC 9457 `application/problem+json`. Handlers and services
- * throw `ProblemError` (or let OpenSearch errors bubble up); `toProblem` turns anything else into
- * a generic 500 or a 503, so no stack trace and no raw OpenSearch error ever reaches a client.
+ * Every error leaves the service as RFC 9457 `application/problem+json`, mapped here in one place:
+ * the domain errors services throw (src/errors: invalid input, not found, conflict, a limit, an
+ * unavailable store), `ProblemError` for what only the HTTP edge knows (a token, a media type, a
+ * body size), and OpenSearch client errors. Anything else is a generic 500, so no stack trace and
+ * no raw OpenSearch error ever reaches a client.
  */
 import { errors as osErrors } from "@opensearch-project/opensearch";
+import {
+  Conflict,
+  type FieldError,
+  Internal,
+  InvalidInput,
+  LimitReached,
+  NotFound,
+  TooLarge,
+  Unavailable,
+} from "../errors.ts";
 
-export interface FieldError {
-  field: string;
-  message: string;
-}
+export type { FieldError };
 
 /** Validation issues (zod's) as the fields a 400 names; the body itself is `body`. */
 export function fieldErrors(
@@ -86,6 +95,18 @@ export function toProblem(err: unknown): {
   if (err instanceof ProblemError) {
     return { body: problem(err.status, err.message, err.errors), headers: err.headers, unexpected: false };
   }
+  const retry = (seconds: number) => ({ "Retry-After": String(seconds) });
+  if (err instanceof InvalidInput)
+    return { body: problem(400, err.message, err.errors), headers: {}, unexpected: false };
+  if (err instanceof TooLarge) return { body: problem(413, err.message), headers: {}, unexpected: false };
+  if (err instanceof NotFound) return { body: problem(404, err.message), headers: {}, unexpected: false };
+  if (err instanceof Conflict) return { body: problem(409, err.message), headers: {}, unexpected: false };
+  if (err instanceof LimitReached)
+    return { body: problem(429, err.message), headers: retry(err.retryAfterSeconds), unexpected: false };
+  if (err instanceof Unavailable)
+    return { body: problem(503, err.message), headers: retry(err.retryAfterSeconds), unexpected: false };
+  // A bug or a changed template: said plainly, and logged as unexpected.
+  if (err instanceof Internal) return { body: problem(500, err.message), headers: {}, unexpected: true };
   if (
     err instanceof osErrors.ConnectionError ||
     err instanceof osErrors.TimeoutError ||

@@ -7,8 +7,8 @@ import { createHash } from "node:crypto";
 import { gunzipSync } from "node:zlib";
 import { parse } from "csv-parse/sync";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { fileSecrets } from "../../src/destinations/credentials.ts";
 import type { AuditEvent } from "../../src/events/event.schema.ts";
-import { fileSecrets } from "../../src/features/exports/exports.secrets.ts";
 import { ExportWorker } from "../../src/features/exports/exports.worker.ts";
 import { createLogger } from "../../src/logger.ts";
 import { loadAssets } from "../../src/opensearch/bootstrap.ts";
@@ -542,7 +542,7 @@ describe("tenancy, scopes and bad requests", () => {
         "max_file_records",
         "destination.bucket",
         "destination.credentials_secret",
-        "filters",
+        "filters.limit",
       ]),
     );
     const filters = await post({

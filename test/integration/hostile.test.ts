@@ -7,7 +7,7 @@ import fc from "fast-check";
 import { beforeAll, describe, expect, inject, it } from "vitest";
 import { type AuditDocument, toDocument } from "../../src/events/event.mapping.ts";
 import { REDACTED } from "../../src/events/redaction.ts";
-import { FILTER_PARAMS } from "../../src/features/query/query.params.ts";
+import { FILTER_PARAMS } from "../../src/filters/filters.ts";
 import { AUDIT_STREAM } from "../../src/opensearch/names.ts";
 import { json, tokenFor } from "../support/app.ts";
 import { event, newTenant } from "../support/events.ts";

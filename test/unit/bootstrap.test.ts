@@ -1,7 +1,6 @@
 import type { Client } from "@opensearch-project/opensearch";
 import { describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config.ts";
-import { MAX_RETENTION_DAYS } from "../../src/features/retention/retention.service.ts";
 import {
   adaptPolicy,
   bootstrap,
@@ -9,6 +8,7 @@ import {
   declaredDataStreams,
   loadAssets,
 } from "../../src/opensearch/bootstrap.ts";
+import { MAX_RETENTION_DAYS } from "../../src/tenancy/retention.ts";
 
 describe("shipped assets", async () => {
   const assets = await loadAssets();

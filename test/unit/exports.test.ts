@@ -6,23 +6,40 @@ import path from "node:path";
 import { parse } from "csv-parse/sync";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config.ts";
+import { endpointRefusal, parseAllowlist } from "../../src/destinations/allowlist.ts";
+import { fileSecrets, scaivaultSecrets } from "../../src/destinations/credentials.ts";
+import { DestinationError } from "../../src/destinations/errors.ts";
+import { InvalidInput } from "../../src/errors.ts";
 import type { AuditEvent } from "../../src/events/event.schema.ts";
-import { endpointRefusal, parseAllowlist } from "../../src/features/exports/exports.endpoints.ts";
-import { ExportFailure } from "../../src/features/exports/exports.errors.ts";
 import {
   CSV_COLUMNS,
   fileHeader,
   formatEvents,
   guardCell,
 } from "../../src/features/exports/exports.format.ts";
-import { parseExportFilters, snapshotPage } from "../../src/features/exports/exports.query.ts";
-import { CreateExportSchema } from "../../src/features/exports/exports.schema.ts";
-import { fileSecrets, scaivaultSecrets } from "../../src/features/exports/exports.secrets.ts";
-import { ProblemError } from "../../src/http/problem.ts";
+import { snapshotPage } from "../../src/features/exports/exports.query.ts";
+import { createExportSchema } from "../../src/features/exports/exports.schema.ts";
+import { issuesToFields, resolve, toStored } from "../../src/filters/filters.ts";
 
 const T = { id: "t", since: null };
 
 const NOW = new Date("2026-11-26T14:30:00.000Z");
+const CreateExportSchema = createExportSchema(() => NOW);
+
+/** An export's filters as the API takes them: the request schema's check, then the resolution the job stores. */
+function parseExportFilters(input: object, now: Date) {
+  const parsed = createExportSchema(() => now).shape.filters.safeParse(input);
+  if (!parsed.success)
+    throw new InvalidInput(
+      "the export's filters are invalid",
+      issuesToFields(parsed.error.issues, "is not a known field").map((e) => ({
+        ...e,
+        field: `filters.${e.field}`,
+      })),
+    );
+  const { filters } = resolve(parsed.data, now);
+  return { filters, resolved: toStored(filters) };
+}
 
 const sample = (patch: Partial<AuditEvent> = {}): AuditEvent => ({
   id: "01JDQ3Z8K4W6Y2N9R5T7V1X3B8",
@@ -39,13 +56,13 @@ const sample = (patch: Partial<AuditEvent> = {}): AuditEvent => ({
   ...patch,
 });
 
-const failureOf = async (p: Promise<unknown>): Promise<ExportFailure> => {
+const failureOf = async (p: Promise<unknown>): Promise<DestinationError> => {
   const err = await p.then(
     () => undefined,
     (e: unknown) => e,
   );
-  expect(err).toBeInstanceOf(ExportFailure);
-  return err as ExportFailure;
+  expect(err).toBeInstanceOf(DestinationError);
+  return err as DestinationError;
 };
 
 describe("csv", () => {
@@ -106,8 +123,8 @@ describe("export filters", () => {
       );
       throw new Error("expected a 400");
     } catch (err) {
-      expect(err).toBeInstanceOf(ProblemError);
-      expect((err as ProblemError).errors?.map((e) => e.field).sort()).toEqual([
+      expect(err).toBeInstanceOf(InvalidInput);
+      expect((err as InvalidInput).errors.map((e) => e.field).sort()).toEqual([
         "filters.action",
         "filters.from",
         "filters.path",

@@ -3,9 +3,9 @@ import { describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config.ts";
 import { Purger } from "../../src/features/retention/retention.purge.ts";
 import { customRetentions, expiredFor, tenantsPage } from "../../src/features/retention/retention.query.ts";
-import { cutoff, DEFAULT_RETENTION_DAYS } from "../../src/features/retention/retention.service.ts";
 import { createMetrics } from "../../src/http/metrics.ts";
-import { scoped } from "../../src/opensearch/tenant-scope.ts";
+import { cutoff, DEFAULT_RETENTION_DAYS } from "../../src/tenancy/retention.ts";
+import { scoped } from "../../src/tenancy/tenant-scope.ts";
 import { capturedLogger } from "../support/app.ts";
 
 const NOW = new Date("2026-11-26T14:30:00.000Z");

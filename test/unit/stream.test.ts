@@ -1,7 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { readDocument } from "../../src/events/event.mapping.ts";
 import type { AuditEvent } from "../../src/events/event.schema.ts";
-import { eventFilter, textTokens } from "../../src/features/stream/stream.match.ts";
 import {
   advance,
   formatPosition,
@@ -13,7 +12,8 @@ import {
 } from "../../src/features/stream/stream.position.ts";
 import { changesSearch } from "../../src/features/stream/stream.query.ts";
 import { Subscriber } from "../../src/features/stream/stream.subscriber.ts";
-import { inScope } from "../../src/opensearch/tenant-scope.ts";
+import { eventFilter, textTokens } from "../../src/filters/filters.match.ts";
+import { inScope } from "../../src/tenancy/tenant-scope.ts";
 
 describe("live-tail positions", () => {
   it("round-trip through their text form", () => {

@@ -8,7 +8,7 @@ import { EXPORT_BUILDERS } from "../../src/features/exports/exports.query.ts";
 import { BUILDERS } from "../../src/features/query/query.query.ts";
 import { STREAM_BUILDERS } from "../../src/features/stream/stream.query.ts";
 import { SUMMARY_BUILDERS } from "../../src/features/summary/summary.query.ts";
-import type { Clause, Tenant } from "../../src/opensearch/tenant-scope.ts";
+import type { Clause, Tenant } from "../../src/tenancy/tenant-scope.ts";
 
 const CUTOFF = "2019-11-26T00:00:00.000000Z";
 

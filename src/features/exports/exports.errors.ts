@@ -3,12 +3,11 @@
  * Why an export failed, as the job reports it (`error.code`, `error.message`). Messages are
  * written for the customer: no stack traces, no credentials, no raw responses.
  */
+import type { DestinationErrorCode } from "../../destinations/errors.ts";
+
+/** A destination's own failures (its secret, its endpoint, its answers), and the export's. */
 export type FailureCode =
-  | "secret_not_found"
-  | "secret_invalid"
-  | "secret_unavailable"
-  | "endpoint_not_allowed"
-  | "destination_error"
+  | DestinationErrorCode
   | "snapshot_expired"
   | "snapshot_mismatch"
   | "too_many_attempts"

@@ -6,17 +6,11 @@
  * that took over an expired lease); the handle rereads it and says which.
  */
 import type { Client } from "@opensearch-project/opensearch";
+import type { SortKey } from "../../events/event.mapping.ts";
+import type { RawFilters } from "../../filters/filters.ts";
 import { statusOf } from "../../opensearch/errors.ts";
 import { EXPORT_JOBS_INDEX } from "../../opensearch/names.ts";
-import type { EventPosition } from "../query/query.query.ts";
-import type {
-  CreateExport,
-  ExportFiltersInput,
-  ExportStatus,
-  ExportView,
-  Manifest,
-  ManifestFile,
-} from "./exports.schema.ts";
+import type { CreateExport, ExportStatus, ExportView, Manifest, ManifestFile } from "./exports.schema.ts";
 
 /** Where a running export is: enough to resume it on another process. */
 export interface Checkpoint {
@@ -27,7 +21,7 @@ export interface Checkpoint {
   /** Events in the snapshot, counted exactly when it was taken. */
   total: number;
   /** Position of the last event in the last completed file (null: from the start). */
-  after: EventPosition | null;
+  after: SortKey | null;
   files: ManifestFile[];
 }
 
@@ -40,7 +34,8 @@ export interface JobDoc {
   started_at: string | null;
   completed_at: string | null;
   updated_at: string;
-  request: Omit<CreateExport, "filters"> & { filters: ExportFiltersInput };
+  /** As requested, with the filters' relative times resolved when the job was created. */
+  request: Omit<CreateExport, "filters"> & { filters: RawFilters };
   progress: { records: number; estimated_total: number | null };
   error: { code: string; message: string } | null;
   manifest: Manifest | null;
@@ -57,7 +52,7 @@ export function toView(d: JobDoc): ExportView {
     status: d.status,
     format: d.request.format,
     compression: d.request.compression,
-    filters: d.request.filters,
+    filters: { ...d.request.filters },
     destination: d.request.destination,
     max_file_records: d.request.max_file_records,
     created_at: d.created_at,

@@ -1,52 +1,12 @@
 /**
  * @module features/exports/query
- * PURE: an export's filters (JSON) → the /logs filters, through the same validation as the /logs
- * query parameters; and the request bodies the export feature sends (snapshot pages, job lists).
+ * PURE: the request bodies the export feature sends (the snapshot's count and pages, job lists).
  */
-import { type FieldError, ProblemError } from "../../http/problem.ts";
-import { type Clause, scoped, type Tenant } from "../../opensearch/tenant-scope.ts";
-import { FILTER_PARAMS, type Filters, parseQuery } from "../query/query.params.ts";
-import { type EventPosition, filterClauses } from "../query/query.query.ts";
-import type { ExportFiltersInput, ExportStatus } from "./exports.schema.ts";
-
-/**
- * Validates an export's filters like /logs parameters (errors name `filters.<name>`), and returns
- * them both parsed and as JSON with relative times resolved: what the job stores, so the snapshot's
- * window does not move when the job runs later or is resumed.
- */
-export function parseExportFilters(
-  input: ExportFiltersInput,
-  now: Date,
-): { filters: Filters; resolved: ExportFiltersInput } {
-  const { path, ...rest } = input;
-  const params = new URLSearchParams();
-  for (const [key, value] of Object.entries(rest)) {
-    for (const v of Array.isArray(value) ? value : [value]) params.append(key, String(v));
-  }
-  const errors: FieldError[] = [];
-  if (path !== undefined && (path.trim() === "" || path.startsWith("/")))
-    errors.push({ field: "filters.path", message: "must be a secret path without a leading '/'" });
-  let filters: Filters = {};
-  try {
-    filters = parseQuery(params, {
-      allowed: FILTER_PARAMS,
-      now,
-      paging: false,
-      ...(path ? { fixed: { path } } : {}),
-    }).filters;
-  } catch (err) {
-    if (!(err instanceof ProblemError)) throw err;
-    errors.push(...(err.errors ?? []).map((e) => ({ ...e, field: `filters.${e.field}` })));
-  }
-  if (errors.length > 0) throw new ProblemError(400, "the export's filters are invalid", { errors });
-  const resolved: ExportFiltersInput = {
-    ...input,
-    ...(filters.from ? { from: filters.from } : {}),
-    ...(filters.to ? { to: filters.to } : {}),
-    ...(filters.actions ? { action: filters.actions } : {}),
-  };
-  return { filters, resolved };
-}
+import type { SortKey } from "../../events/event.mapping.ts";
+import { filterClauses } from "../../filters/filters.query.ts";
+import type { Filters } from "../../filters/filters.ts";
+import { type Clause, scoped, type Tenant } from "../../tenancy/tenant-scope.ts";
+import type { ExportStatus } from "./exports.schema.ts";
 
 /** Oldest first (an archive reads forward in time), then id: a total order within a tenant. */
 export const EXPORT_SORT = [{ "@timestamp": { order: "asc" } }, { "event.id": { order: "asc" } }];
@@ -68,7 +28,7 @@ export function snapshotCount(tenant: Tenant, f: Filters, pit: { id: string; kee
 export function snapshotPage(
   tenant: Tenant,
   f: Filters,
-  page: { pitId: string; keepAlive: string; size: number; after: EventPosition | null },
+  page: { pitId: string; keepAlive: string; size: number; after: SortKey | null },
 ): Clause {
   return {
     query: scoped(tenant, filterClauses(f)),

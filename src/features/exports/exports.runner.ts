@@ -15,17 +15,17 @@ import { PassThrough, Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createGzip } from "node:zlib";
 import type { Client } from "@opensearch-project/opensearch";
+import type { Store } from "../../destinations/object-store.ts";
+import type { SortKey } from "../../events/event.mapping.ts";
 import { readDocument, type StoredEvent } from "../../events/event.mapping.ts";
 import { isoMicros } from "../../events/time.ts";
+import type { Filters } from "../../filters/filters.ts";
 import { AUDIT_STREAM } from "../../opensearch/names.ts";
-import type { Filters } from "../query/query.params.ts";
-import type { EventPosition } from "../query/query.query.ts";
 import { ExportFailure } from "./exports.errors.ts";
 import { CONTENT_TYPES, fileExtension, fileHeader, formatEvents } from "./exports.format.ts";
 import type { Checkpoint } from "./exports.jobs.ts";
 import { snapshotCount, snapshotPage } from "./exports.query.ts";
 import type { CreateExport, Manifest, ManifestFile } from "./exports.schema.ts";
-import type { Store } from "./exports.stores.ts";
 
 export interface RunOptions {
   client: Client;
@@ -68,29 +68,25 @@ class SnapshotReader {
   #buffer: StoredEvent[] = [];
   #pending: Promise<StoredEvent[]> | undefined;
   #exhausted = false;
-  #last: EventPosition | null;
-  readonly #fetch: (after: EventPosition | null) => Promise<StoredEvent[]>;
+  #last: SortKey | null;
+  readonly #fetch: (after: SortKey | null) => Promise<StoredEvent[]>;
   readonly #size: number;
 
-  constructor(
-    fetch: (after: EventPosition | null) => Promise<StoredEvent[]>,
-    size: number,
-    after: EventPosition | null,
-  ) {
+  constructor(fetch: (after: SortKey | null) => Promise<StoredEvent[]>, size: number, after: SortKey | null) {
     this.#fetch = fetch;
     this.#size = size;
     this.#last = after;
     this.#pending = this.#prefetch(after);
   }
 
-  #prefetch(after: EventPosition | null): Promise<StoredEvent[]> {
+  #prefetch(after: SortKey | null): Promise<StoredEvent[]> {
     const p = this.#fetch(after);
     p.catch(() => {}); // surfaced when awaited in take()
     return p;
   }
 
   /** Position of the last event handed out. */
-  get position(): EventPosition | null {
+  get position(): SortKey | null {
     return this.#last;
   }
 
@@ -213,7 +209,7 @@ export async function runExport(o: RunOptions): Promise<Manifest> {
   let cp = o.checkpoint ?? (await openSnapshot(o));
   if (!o.checkpoint) await o.saveCheckpoint(cp, 0);
 
-  const fetchPage = async (after: EventPosition | null): Promise<StoredEvent[]> => {
+  const fetchPage = async (after: SortKey | null): Promise<StoredEvent[]> => {
     try {
       const res = await o.client.search({
         body: snapshotPage({ id: o.tenant, since: cp.since }, o.filters, {

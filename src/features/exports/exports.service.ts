@@ -5,45 +5,32 @@
  */
 import type { Client } from "@opensearch-project/opensearch";
 import { monotonicFactory } from "ulid";
+import { refusedEndpoints } from "../../destinations/object-store.ts";
+import { Conflict, InvalidInput, NotFound, Unavailable } from "../../errors.ts";
 import { isoMicros } from "../../events/time.ts";
+import { resolve, toStored } from "../../filters/filters.ts";
 import type { Principal } from "../../http/env.ts";
-import { type FieldError, ProblemError } from "../../http/problem.ts";
 import { statusOf } from "../../opensearch/errors.ts";
 import { EXPORT_JOBS_INDEX } from "../../opensearch/names.ts";
-import { scopedId } from "../../opensearch/tenant-scope.ts";
-import { endpointRefusal } from "./exports.endpoints.ts";
+import { scopedId } from "../../tenancy/tenant-scope.ts";
 import { type JobDoc, TERMINAL } from "./exports.jobs.ts";
-import { jobsList, parseExportFilters } from "./exports.query.ts";
+import { jobsList } from "./exports.query.ts";
 import type { CreateExport, ExportStatus } from "./exports.schema.ts";
 
 const newUlid = monotonicFactory();
 export const EXPORT_ID = /^exp_[0-9A-HJKMNP-TV-Z]{26}$/;
 
-/** Checks the request beyond its shape (filters, endpoint) and stores a pending job. */
+/** Checks the request beyond its shape (custom endpoints), resolves its filters' relative times, and stores a pending job. */
 export async function createExport(
   client: Client,
   principal: Principal,
   req: CreateExport,
   opts: { now: Date; allowlist: readonly string[] },
 ): Promise<JobDoc> {
-  const errors: FieldError[] = [];
-  const dest = req.destination;
-  const custom: [string, string | undefined][] = [
-    ["endpoint", dest.endpoint],
-    ["container_url", dest.type === "azure_blob" ? dest.container_url : undefined],
-  ];
-  for (const [field, url] of custom) {
-    const refusal = url === undefined ? undefined : endpointRefusal(url, opts.allowlist);
-    if (refusal) errors.push({ field: `destination.${field}`, message: refusal });
-  }
-  let resolved = req.filters;
-  try {
-    resolved = parseExportFilters(req.filters, opts.now).resolved;
-  } catch (err) {
-    if (!(err instanceof ProblemError)) throw err;
-    errors.push(...(err.errors ?? []));
-  }
-  if (errors.length > 0) throw new ProblemError(400, "the export request is invalid", { errors });
+  const refused = refusedEndpoints(req.destination, opts.allowlist);
+  if (refused.length > 0) throw new InvalidInput("the export request is invalid", refused);
+  // The job keeps the window it was created with, whenever it runs or resumes.
+  const resolved = toStored(resolve(req.filters, opts.now).filters);
 
   const created = isoMicros(opts.now);
   const doc: JobDoc = {
@@ -90,7 +77,7 @@ async function load(
   }
 }
 
-const notFound = (id: string) => new ProblemError(404, `no export ${id}`);
+const notFound = (id: string) => new NotFound(`no export ${id}`);
 
 export async function getExport(client: Client, tenant: string, id: string): Promise<JobDoc> {
   const found = await load(client, tenant, id);
@@ -122,8 +109,7 @@ export async function cancelExport(client: Client, tenant: string, id: string, n
     const found = await load(client, tenant, id);
     if (!found) throw notFound(id);
     if (TERMINAL.includes(found.doc.status))
-      throw new ProblemError(
-        409,
+      throw new Conflict(
         `the export is already ${found.doc.status}; only pending or running exports can be cancelled`,
       );
     const at = isoMicros(now);
@@ -147,7 +133,5 @@ export async function cancelExport(client: Client, tenant: string, id: string, n
       if (statusOf(err) !== 409) throw err; // a worker wrote progress meanwhile: read again
     }
   }
-  throw new ProblemError(503, "the export is being updated too often to cancel right now; retry", {
-    headers: { "Retry-After": "1" },
-  });
+  throw new Unavailable("the export is being updated too often to cancel right now; retry", 1);
 }

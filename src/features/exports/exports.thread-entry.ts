@@ -6,9 +6,14 @@
  */
 import { parentPort, workerData } from "node:worker_threads";
 import type { ExportSettings } from "../../config.ts";
+import {
+  fileSecrets,
+  noSecrets,
+  type SecretResolver,
+  scaivaultSecrets,
+} from "../../destinations/credentials.ts";
 import { createLogger } from "../../logger.ts";
 import { createOpenSearchClient } from "../../opensearch/client.ts";
-import { fileSecrets, noSecrets, type SecretResolver, scaivaultSecrets } from "./exports.secrets.ts";
 import type { ExportThreadData, ThreadMessage } from "./exports.thread.ts";
 import { ExportWorker } from "./exports.worker.ts";
 

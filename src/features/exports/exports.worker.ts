@@ -8,17 +8,21 @@
 import { randomUUID } from "node:crypto";
 import type { Client } from "@opensearch-project/opensearch";
 import type { ExportSettings } from "../../config.ts";
+import type { SecretResolver } from "../../destinations/credentials.ts";
+import { DestinationError } from "../../destinations/errors.ts";
+import { describeStoreError, openStore, type Store } from "../../destinations/object-store.ts";
 import { isoMicros } from "../../events/time.ts";
+import { resolve } from "../../filters/filters.ts";
+import { PeriodicJob } from "../../jobs/periodic.ts";
 import type { Logger } from "../../logger.ts";
 import { statusOf } from "../../opensearch/errors.ts";
 import { EXPORT_JOBS_INDEX } from "../../opensearch/names.ts";
-import { tenantScope } from "../retention/retention.service.ts";
+import { tenantScope } from "../../tenancy/retention.ts";
 import { ExportFailure } from "./exports.errors.ts";
 import { JobCancelled, type JobDoc, JobHandle, LeaseLost } from "./exports.jobs.ts";
-import { claimableJobs, parseExportFilters } from "./exports.query.ts";
+import { claimableJobs } from "./exports.query.ts";
 import { closeSnapshot, manifestKey, partKey, runExport } from "./exports.runner.ts";
-import type { SecretResolver } from "./exports.secrets.ts";
-import { describeStoreError, openStore, type Store } from "./exports.stores.ts";
+import type { Manifest } from "./exports.schema.ts";
 
 export interface WorkerDeps {
   client: Client;
@@ -40,28 +44,29 @@ export class ExportWorker {
   readonly #deps: WorkerDeps;
   readonly #now: () => Date;
   readonly #running = new Map<string, { abort: AbortController; done: Promise<void> }>();
-  #timer: NodeJS.Timeout | undefined;
+  readonly #poll: PeriodicJob;
   #stopped = false;
 
   constructor(deps: WorkerDeps) {
     this.#deps = deps;
     this.#now = deps.now ?? (() => new Date());
+    this.#poll = new PeriodicJob({
+      name: "export worker poll",
+      intervalMs: deps.settings.pollIntervalMs,
+      run: () => this.tick(),
+      log: deps.log,
+    });
   }
 
   start(): void {
-    const loop = async () => {
-      await this.tick().catch((err) =>
-        this.#deps.log.warn({ err: (err as Error).message }, "export worker: poll failed"),
-      );
-      if (!this.#stopped) this.#timer = setTimeout(loop, this.#deps.settings.pollIntervalMs);
-    };
-    this.#timer = setTimeout(loop, 0);
+    this.#stopped = false;
+    this.#poll.start();
   }
 
   /** Stops polling and interrupts running jobs; their leases are released so another worker resumes them. */
   async stop(): Promise<void> {
     this.#stopped = true;
-    clearTimeout(this.#timer);
+    await this.#poll.stop();
     for (const job of this.#running.values()) job.abort.abort(new ShuttingDown("the service is stopping"));
     await Promise.all([...this.#running.values()].map((j) => j.done));
   }
@@ -151,168 +156,181 @@ export class ExportWorker {
     };
   }
 
+  /** Runs a claimed job to its end: completed, failed, cancelled, released for a retry or taken over. */
   async #run(handle: JobHandle, shutdown: AbortSignal): Promise<void> {
-    const { client, log, settings } = this.#deps;
     const job = handle.doc;
-    const tenant = job.scaivault.tenant;
-    const jobLog = log.child({ export_id: job.export_id, tenant });
+    const run: RunState = {
+      log: this.#deps.log.child({ export_id: job.export_id, tenant: job.scaivault.tenant }),
+      records: job.progress.records,
+      total: job.progress.estimated_total,
+      store: undefined,
+      pitId: job.checkpoint?.pit_id,
+    };
     const stop = new AbortController();
     const signal = AbortSignal.any([shutdown, stop.signal]);
-    let records = job.progress.records;
-    let total = job.progress.estimated_total;
-    let store: Store | undefined;
-    let pitId = job.checkpoint?.pit_id;
-
     // The heartbeat renews the lease and publishes progress; a conflict there means cancel or takeover.
-    const beat = async () => {
-      await handle.write({
-        progress: { records, estimated_total: total },
+    const beat = () =>
+      handle.write({
+        progress: { records: run.records, estimated_total: run.total },
         updated_at: isoMicros(this.#now()),
         lease: { owner: this.id, expires_at: this.#leaseEnd() },
       });
-    };
     const heartbeat = setInterval(
-      () => {
-        beat().catch((err) => stop.abort(err));
-      },
-      Math.max(250, Math.floor(settings.leaseMs / 3)),
+      () => beat().catch((err) => stop.abort(err)),
+      Math.max(250, Math.floor(this.#deps.settings.leaseMs / 3)),
     );
-
     try {
-      if (job.checkpoint)
-        jobLog.info(
-          { files_done: job.checkpoint.files.length, attempt: job.attempts },
-          "resuming export from its checkpoint",
-        );
-      else jobLog.info({ attempt: job.attempts }, "starting export");
-      const secret = await this.#deps.secrets.resolve(tenant, job.request.destination.credentials_secret);
-      store = openStore(job.request.destination, secret, settings.endpointAllowlist);
-      const { filters } = parseExportFilters(job.request.filters, this.#now());
-      const manifest = await runExport({
-        client,
-        tenant,
-        exportId: job.export_id,
-        since: (await tenantScope(client, tenant, this.#now())).since,
-        request: job.request,
-        filters,
-        store,
-        signal,
-        pageSize: settings.pageSize,
-        pitKeepAlive: settings.pitKeepAlive,
-        now: this.#now,
-        checkpoint: job.checkpoint,
-        saveCheckpoint: async (cp, n) => {
-          pitId = cp.pit_id;
-          total = cp.total;
-          records = n;
-          await handle.write({ checkpoint: cp, progress: { records: n, estimated_total: cp.total } });
-        },
-        progress: (n) => {
-          records = n;
-        },
-        beforeManifest: beat,
-      });
+      const manifest = await this.#export(handle, run, signal, beat);
       clearInterval(heartbeat);
-      const at = isoMicros(this.#now());
-      try {
-        await handle.write({
-          status: "completed",
-          manifest,
-          progress: { records: manifest.total_records, estimated_total: total },
-          completed_at: at,
-          updated_at: at,
-          lease: { owner: null, expires_at: null },
-          checkpoint: null,
-        });
-      } catch (err) {
-        // Cancelled between the manifest upload and this write: take the manifest back.
-        await store.remove(manifestKey(job.request)).catch(() => {});
-        throw err;
-      }
-      if (pitId) await closeSnapshot(client, pitId);
-      jobLog.info({ records: manifest.total_records, files: manifest.files.length }, "export completed");
-      this.#deps.finished?.("completed");
+      await this.#complete(handle, run, manifest);
     } catch (raw) {
       clearInterval(heartbeat);
       const err = signal.aborted && !(raw instanceof ExportFailure) ? signal.reason : raw;
-      await this.#settle(handle, err, { store, pitId, log: jobLog });
+      await this.#settle(handle, err, run);
     }
   }
 
-  /** Records how a job that did not complete ended, and cleans up after it. */
-  async #settle(
-    handle: JobHandle,
-    err: unknown,
-    ctx: { store: Store | undefined; pitId: string | undefined; log: Logger },
-  ): Promise<void> {
+  /** Resolves the credentials, opens the destination and writes the snapshot: the manifest. */
+  async #export(handle: JobHandle, run: RunState, signal: AbortSignal, beat: () => Promise<void>) {
     const { client, settings } = this.#deps;
     const job = handle.doc;
+    const tenant = job.scaivault.tenant;
+    if (job.checkpoint)
+      run.log.info(
+        { files_done: job.checkpoint.files.length, attempt: job.attempts },
+        "resuming export from its checkpoint",
+      );
+    else run.log.info({ attempt: job.attempts }, "starting export");
+    const secret = await this.#deps.secrets.resolve(tenant, job.request.destination.credentials_secret);
+    const store = openStore(job.request.destination, secret, settings.endpointAllowlist);
+    run.store = store;
+    return runExport({
+      client,
+      tenant,
+      exportId: job.export_id,
+      since: (await tenantScope(client, tenant, this.#now())).since,
+      request: job.request,
+      // Stored with relative times resolved: the clock changes nothing here.
+      filters: resolve(job.request.filters, this.#now()).filters,
+      store,
+      signal,
+      pageSize: settings.pageSize,
+      pitKeepAlive: settings.pitKeepAlive,
+      now: this.#now,
+      checkpoint: job.checkpoint,
+      saveCheckpoint: async (cp, n) => {
+        run.pitId = cp.pit_id;
+        run.total = cp.total;
+        run.records = n;
+        await handle.write({ checkpoint: cp, progress: { records: n, estimated_total: cp.total } });
+      },
+      progress: (n) => {
+        run.records = n;
+      },
+      beforeManifest: beat,
+    });
+  }
+
+  async #complete(handle: JobHandle, run: RunState, manifest: Manifest): Promise<void> {
+    const at = isoMicros(this.#now());
+    try {
+      await handle.write({
+        status: "completed",
+        manifest,
+        progress: { records: manifest.total_records, estimated_total: run.total },
+        completed_at: at,
+        updated_at: at,
+        lease: { owner: null, expires_at: null },
+        checkpoint: null,
+      });
+    } catch (err) {
+      // Cancelled between the manifest upload and this write: take the manifest back.
+      await run.store?.remove(manifestKey(handle.doc.request)).catch(() => {});
+      throw err;
+    }
+    if (run.pitId) await closeSnapshot(this.#deps.client, run.pitId);
+    run.log.info({ records: manifest.total_records, files: manifest.files.length }, "export completed");
+    this.#deps.finished?.("completed");
+  }
+
+  /** Records how a job that did not complete ended, and cleans up after it. */
+  async #settle(handle: JobHandle, err: unknown, run: RunState): Promise<void> {
     if (err instanceof ShuttingDown) {
       // Keep the snapshot and checkpoint; expire the lease now so the next worker resumes at once.
       await this.#release(handle);
-      ctx.log.info("export interrupted by shutdown; it resumes on the next worker");
-      return;
-    }
-    if (err instanceof LeaseLost) {
-      ctx.log.warn("export taken over by another worker; stopping here");
-      return;
-    }
-    if (err instanceof JobCancelled) {
-      // Remove the parts already uploaded, and the one in flight (it may have completed just
-      // before the cancel was seen): a cancelled export leaves nothing that looks usable.
-      const done = (handle.doc.checkpoint ?? job.checkpoint)?.files.length ?? 0;
-      for (let i = 0; i <= done; i++) {
-        const key = partKey(job.request, i);
-        await ctx.store
-          ?.remove(key)
-          .catch((e) =>
-            ctx.log.warn(
-              { err: describeStoreError(e), key },
-              "could not remove a part of a cancelled export",
-            ),
-          );
+      run.log.info("export interrupted by shutdown; it resumes on the next worker");
+    } else if (err instanceof LeaseLost) {
+      run.log.warn("export taken over by another worker; stopping here");
+    } else if (err instanceof JobCancelled) {
+      await this.#cancelled(handle, run);
+    } else {
+      const failure = failureOf(err);
+      if (!failure && handle.doc.attempts < this.#deps.settings.maxAttempts) {
+        // Transient (OpenSearch unavailable, a network error): a worker retries from the checkpoint.
+        run.log.warn(
+          { err: (err as Error).message, attempt: handle.doc.attempts },
+          "export attempt failed; it will be retried",
+        );
+        await this.#release(handle);
+        return;
       }
-      if (ctx.pitId) await closeSnapshot(client, ctx.pitId);
-      ctx.log.info("export cancelled");
-      this.#deps.finished?.("cancelled");
-      return;
-    }
-    let failure: ExportFailure | undefined;
-    if (err instanceof ExportFailure) failure = err;
-    else if (isStoreError(err)) failure = new ExportFailure("destination_error", describeStoreError(err));
-    if (!failure && job.attempts < settings.maxAttempts) {
-      // Transient (OpenSearch unavailable, a network error): release the lease and let a worker retry from the checkpoint.
-      ctx.log.warn(
-        { err: (err as Error).message, attempt: job.attempts },
-        "export attempt failed; it will be retried",
+      await this.#failed(
+        handle,
+        failure ?? new ExportFailure("internal", "the export failed repeatedly; start a new export"),
+        run,
       );
-      await this.#release(handle);
-      return;
     }
-    failure ??= new ExportFailure("internal", "the export failed repeatedly; start a new export");
-    ctx.log.warn({ code: failure.code, err: failure.message }, "export failed");
+  }
+
+  /**
+   * Removes the parts already uploaded, and the one in flight (it may have completed just before
+   * the cancel was seen): a cancelled export leaves nothing that looks usable.
+   */
+  async #cancelled(handle: JobHandle, run: RunState): Promise<void> {
+    const job = handle.doc;
+    const done = job.checkpoint?.files.length ?? 0;
+    for (let i = 0; i <= done; i++) {
+      const key = partKey(job.request, i);
+      await run.store
+        ?.remove(key)
+        .catch((e) =>
+          run.log.warn(
+            { err: describeStoreError(e) ?? (e as Error).message, key },
+            "could not remove a part of a cancelled export",
+          ),
+        );
+    }
+    if (run.pitId) await closeSnapshot(this.#deps.client, run.pitId);
+    run.log.info("export cancelled");
+    this.#deps.finished?.("cancelled");
+  }
+
+  async #failed(handle: JobHandle, failure: ExportFailure, run: RunState): Promise<void> {
+    run.log.warn({ code: failure.code, err: failure.message }, "export failed");
     await handle
       .write(this.#failure(failure))
-      .catch((e) => ctx.log.error({ err: (e as Error).message }, "could not record the export's failure"));
-    if (ctx.pitId) await closeSnapshot(client, ctx.pitId);
+      .catch((e) => run.log.error({ err: (e as Error).message }, "could not record the export's failure"));
+    if (run.pitId) await closeSnapshot(this.#deps.client, run.pitId);
     this.#deps.finished?.("failed");
   }
 }
 
-/** Errors from the storage SDKs (they carry the provider's HTTP status), not from OpenSearch. */
-function isStoreError(err: unknown): boolean {
-  const e = err as {
-    $metadata?: unknown;
-    statusCode?: number;
-    code?: unknown;
-    meta?: unknown;
-    name?: string;
-  };
-  if (e?.meta !== undefined) return false; // an OpenSearch client error
-  return (
-    e?.$metadata !== undefined ||
-    e?.name === "RestError" ||
-    e?.name === "ApiError" ||
-    typeof e?.code === "number"
-  );
+/** What one run of a job has got to, for its cleanup. */
+interface RunState {
+  log: Logger;
+  records: number;
+  total: number | null;
+  store: Store | undefined;
+  pitId: string | undefined;
+}
+
+/**
+ * A failure the job ends with, or undefined for one worth another attempt (OpenSearch
+ * unavailable, a network error): the destination's own errors and the stores' refusals are final.
+ */
+function failureOf(err: unknown): ExportFailure | undefined {
+  if (err instanceof ExportFailure) return err;
+  if (err instanceof DestinationError) return new ExportFailure(err.code, err.message);
+  const described = describeStoreError(err);
+  return described ? new ExportFailure("destination_error", described) : undefined;
 }

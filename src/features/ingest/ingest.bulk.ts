@@ -4,7 +4,7 @@
  * event conflicts with its first copy while two tenants may use the same event id), and the reading of OpenSearch's per-item results.
  */
 import { type NormalizedEvent, toDocument } from "../../events/event.mapping.ts";
-import { scopedId } from "../../opensearch/tenant-scope.ts";
+import { scopedId } from "../../tenancy/tenant-scope.ts";
 
 /**
  * The bulk request as NDJSON text. Serialized here with plain JSON.stringify: the client's own

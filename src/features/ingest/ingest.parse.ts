@@ -6,12 +6,13 @@
  * rejects that event alone, never the batch. Pure but for the ids, which come from the function
  * passed in.
  */
+
+import { type FieldError, InvalidInput, TooLarge } from "../../errors.ts";
 import type { NormalizedEvent } from "../../events/event.mapping.ts";
 import { normalize } from "../../events/event.mapping.ts";
 import { IngestEventSchema } from "../../events/event.schema.ts";
 import { redactSecrets } from "../../events/secrets.ts";
 import { type JsonProblem, parseJson } from "../../http/json.ts";
-import { type FieldError, ProblemError } from "../../http/problem.ts";
 import { MAX_EVENTS } from "./ingest.schema.ts";
 
 export type BodyFormat = "json" | "ndjson";
@@ -34,7 +35,7 @@ const asErrors = (problems: JsonProblem[]): FieldError[] =>
   problems.map((p) => ({ field: fieldOf(p.path), message: p.message }));
 
 const bodyProblem = (detail: string, field: string, message: string) =>
-  new ProblemError(400, detail, { errors: [{ field, message }] });
+  new InvalidInput(detail, [{ field, message }]);
 
 /** Splits the body into raw events; shape errors of the body itself are a 400 for the whole request. */
 export function rawEvents(body: string, format: BodyFormat): RawEvent[] {
@@ -62,17 +63,18 @@ export function rawEvents(body: string, format: BodyFormat): RawEvent[] {
     throw bodyProblem('the body must be an object {"events": [...]}', "body", "must be an object");
   const extra = Object.keys(value).filter((k) => k !== "events");
   if (extra.length > 0) {
-    throw new ProblemError(400, "the body has unknown fields", {
-      errors: extra.map((field) => ({
+    throw new InvalidInput(
+      "the body has unknown fields",
+      extra.map((field) => ({
         field,
         message:
           field === "tenant" ? "is not accepted: the tenant comes from the token" : "is not a known field",
       })),
-    });
+    );
   }
   // Problems outside any one event (a second "events" key) concern the whole body.
   const outside = problems.filter((p) => p.path[0] !== "events" || typeof p.path[1] !== "number");
-  if (outside.length > 0) throw new ProblemError(400, "the body is invalid", { errors: asErrors(outside) });
+  if (outside.length > 0) throw new InvalidInput("the body is invalid", asErrors(outside));
   if (!Array.isArray(value.events))
     throw bodyProblem("events must be an array", "events", "must be an array of events");
   return value.events.map((v, i) => ({
@@ -108,19 +110,17 @@ function readEvent(raw: RawEvent, newId: () => string): ParsedBatch["items"][num
 export async function parseBatch(raw: RawEvent[], newId: () => string): Promise<ParsedBatch> {
   if (raw.length === 0) throw bodyProblem("no events were sent", "events", "must hold at least one event");
   if (raw.length > MAX_EVENTS) {
-    throw new ProblemError(413, `a request holds at most ${MAX_EVENTS} events; this one has ${raw.length}`);
+    throw new TooLarge(`a request holds at most ${MAX_EVENTS} events; this one has ${raw.length}`);
   }
   // The tenant is never taken from the request: a tenant field anywhere fails the whole request.
   const tenantFields = raw.flatMap((e, i) =>
     "value" in e && isObject(e.value) && "tenant" in e.value ? [`events[${i}].tenant`] : [],
   );
   if (tenantFields.length > 0) {
-    throw new ProblemError(400, "events must not carry a tenant: it comes from the token", {
-      errors: tenantFields.map((field) => ({
-        field,
-        message: "is not accepted: the tenant comes from the token",
-      })),
-    });
+    throw new InvalidInput(
+      "events must not carry a tenant: it comes from the token",
+      tenantFields.map((field) => ({ field, message: "is not accepted: the tenant comes from the token" })),
+    );
   }
 
   const redactions = new Map<string, number>();

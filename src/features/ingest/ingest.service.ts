@@ -5,11 +5,11 @@
  * request fails with nothing promised, so the client retries the same ids safely.
  */
 import type { Client } from "@opensearch-project/opensearch";
+import { Internal, Unavailable } from "../../errors.ts";
 import type { NormalizedEvent } from "../../events/event.mapping.ts";
-import { ProblemError, RETRY_AFTER_SECONDS } from "../../http/problem.ts";
 import type { Logger } from "../../logger.ts";
 import { AUDIT_STREAM } from "../../opensearch/names.ts";
-import { scopedId } from "../../opensearch/tenant-scope.ts";
+import { scopedId } from "../../tenancy/tenant-scope.ts";
 import { bulkBody, itemOutcome } from "./ingest.bulk.ts";
 
 export interface IngestResult {
@@ -24,6 +24,9 @@ export interface IngestDeps {
   /** Back-off between attempts for items OpenSearch pushed back on. */
   retryDelaysMs?: number[];
 }
+
+/** Seconds a client should wait before resending a batch nothing of which was acknowledged. */
+const RETRY_AFTER_SECONDS = 5;
 
 export const BULK_FILTER = ["errors", "items.*.status", "items.*.error.type", "items.*.error.reason"];
 
@@ -92,7 +95,7 @@ export async function ingestEvents(
       else {
         // Validation and the strict mapping agree, so this is a bug or a changed template: fail loudly.
         deps.log.error({ status, error: item.create?.error }, "OpenSearch refused a validated audit event");
-        throw new ProblemError(500, "the audit store refused an event; nothing was acknowledged");
+        throw new Internal("the audit store refused an event; nothing was acknowledged");
       }
     }
     pending = retry;
@@ -100,12 +103,9 @@ export async function ingestEvents(
     const delay = delays[attempt];
     if (delay === undefined) {
       deps.log.warn({ pending: pending.length }, "OpenSearch kept pushing back on bulk items");
-      throw new ProblemError(
-        503,
+      throw new Unavailable(
         "the audit store is overloaded; nothing was acknowledged, retry the same events later",
-        {
-          headers: { "Retry-After": String(RETRY_AFTER_SECONDS) },
-        },
+        RETRY_AFTER_SECONDS,
       );
     }
     await new Promise((r) => setTimeout(r, delay));

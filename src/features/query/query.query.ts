@@ -3,8 +3,9 @@
  * PURE builders: filters in, OpenSearch request body out. No client, no clock. Every body goes
  * through `scoped`, which puts the tenant filter first.
  */
-import { type Clause, scoped, type Tenant } from "../../opensearch/tenant-scope.ts";
-import type { Filters } from "./query.params.ts";
+import { filterClauses } from "../../filters/filters.query.ts";
+import type { Filters } from "../../filters/filters.ts";
+import { type Clause, scoped, type Tenant } from "../../tenancy/tenant-scope.ts";
 
 /** Newest first, then id: a total order per tenant, so search_after never skips or repeats. */
 export const EVENT_SORT = [{ "@timestamp": { order: "desc" } }, { "event.id": { order: "desc" } }];
@@ -15,42 +16,6 @@ export const EVENT_SORT = [{ "@timestamp": { order: "desc" } }, { "event.id": { 
  * JavaScript number (nanosecond sort values exceed 2^53 and would be rounded).
  */
 export type EventPosition = [timestamp: string, id: string];
-
-export function filterClauses(f: Filters): Clause[] {
-  const c: Clause[] = [];
-  if (f.from || f.to) {
-    c.push({
-      range: {
-        "@timestamp": {
-          ...(f.from ? { gte: f.from } : {}),
-          ...(f.to ? { lt: f.to } : {}),
-          format: "strict_date_optional_time_nanos",
-        },
-      },
-    });
-  }
-  if (f.actions) c.push({ terms: { "event.action": f.actions } });
-  if (f.identityId) c.push({ term: { "user.id": f.identityId } });
-  if (f.identityType) c.push({ term: { "scaivault.identity.type": f.identityType } });
-  if (f.path) c.push({ term: { "scaivault.path": f.path } });
-  if (f.pathPrefix) {
-    // On segment boundaries: the prefix itself, or anything below it — never prod/dbx for prod/db.
-    c.push({
-      bool: {
-        should: [
-          { term: { "scaivault.path": f.pathPrefix } },
-          { prefix: { "scaivault.path": `${f.pathPrefix}/` } },
-        ],
-        minimum_should_match: 1,
-      },
-    });
-  }
-  if (f.success !== undefined) c.push({ term: { "event.outcome": f.success ? "success" : "failure" } });
-  if (f.sourceIp) c.push({ term: { "source.ip": f.sourceIp } }); // an ip field takes CIDR blocks in term
-  if (f.requestId) c.push({ term: { "http.request.id": f.requestId } });
-  if (f.q) c.push({ match: { "scaivault.text": { query: f.q, operator: "and" } } });
-  return c;
-}
 
 /** One page of events, newest first; one extra hit tells whether another page follows. */
 export function eventsSearch(

@@ -1,123 +1,147 @@
 /**
  * @module features/query
- * GET /v1/audit/logs (audit:read): events matching the filters, newest first, with signed cursors.
- * `eventsPage` is shared with the trails, which fix a path or an identity.
+ * GET /v1/audit/logs, and the trails — the compliance questions: every event on one secret path
+ * (/secrets/{path}); every action of one identity (/identities/{id}); and, for offboarding, each
+ * distinct path an identity touched (/identities/{id}/paths). All audit:read, newest first, with
+ * signed cursors; a trail is /logs with one filter fixed by its path.
  */
-import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import { type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Client } from "@opensearch-project/opensearch";
-import type { Context, MiddlewareHandler } from "hono";
-import type { AuditEvent } from "../../events/event.schema.ts";
-import type { Verify } from "../../http/auth.ts";
+import type { Context } from "hono";
+import type { SortKey } from "../../events/event.mapping.ts";
+import { FILTER_PARAMS, filterQuery, type RawFilters, text } from "../../filters/filters.ts";
 import type { Cursors } from "../../http/cursor.ts";
 import type { AppEnv } from "../../http/env.ts";
-import { problemResponse } from "../../http/openapi.ts";
-import { ProblemError } from "../../http/problem.ts";
+import { readPage } from "../../http/paging.ts";
+import { catchAll, type Guard, secured } from "../../http/route.ts";
+import type { Tenant } from "../../tenancy/tenant-scope.ts";
 import {
-  type ExtraParam,
-  FILTER_PARAMS,
-  type FilterParam,
-  type Filters,
-  parseQuery,
-} from "./query.params.ts";
-
-import type { EventPosition } from "./query.query.ts";
-import { EventsPageSchema, filterParams, pageParams } from "./query.schema.ts";
-import { findEvents } from "./query.service.ts";
+  EventsPageSchema,
+  IdentityPathsSchema,
+  IdentityTrailSchema,
+  SecretTrailSchema,
+} from "./query.schema.ts";
+import { findEvents, findPaths } from "./query.service.ts";
 
 export interface QueryDeps {
   client: Client;
-  verify: Verify;
-  /** audit:read plus the tenant's retention cut-off in `c.var.tenant` (features/retention). */
-  read: MiddlewareHandler<AppEnv>;
+  guard: Guard;
+  /** The caller's tenant with its retention cut-off (resolved per request). */
+  tenant: (c: Context<AppEnv>) => Promise<Tenant>;
   cursors: Cursors;
   now: () => Date;
 }
 
-/** What a cursor carries besides the tenant and filter hash: the window resolved on page one. */
-export interface WindowPosition<A> {
-  w: { from?: string; to?: string };
-  a: A;
-}
-
-export const problemResponses = {
-  400: problemResponse("A parameter is invalid; `errors[].field` names it"),
-  401: problemResponse("Missing or invalid token"),
-  403: problemResponse("The token lacks audit:read"),
-  503: problemResponse("OpenSearch is unavailable; retry after Retry-After"),
-};
-
-/**
- * Parses the query, checks the cursor, and returns the filters (with page one's time window on
- * later pages) and where to continue.
- */
-export function readPage<A>(
-  c: Context<AppEnv>,
-  deps: Pick<QueryDeps, "cursors" | "now">,
-  opts: { allowed: readonly FilterParam[]; fixed?: Filters; extra?: Record<string, ExtraParam> },
-): {
-  filters: Filters;
-  extra: Record<string, unknown>;
-  limit: number;
-  after: A | undefined;
-  cursorFor: (a: A) => string;
-} {
-  const parsed = parseQuery(new URL(c.req.url).searchParams, { ...opts, now: deps.now() });
-  const bind = { tenant: c.var.principal.tenant, endpoint: c.req.routePath, filters: parsed.hash };
-  let filters = parsed.filters;
-  let after: A | undefined;
-  if (parsed.cursor !== undefined) {
-    const check = deps.cursors.decode<WindowPosition<A>>(parsed.cursor, bind);
-    if (!check.ok)
-      throw new ProblemError(400, `the cursor ${check.message}`, {
-        errors: [{ field: "cursor", message: check.message }],
-      });
-    // Relative times were resolved on the first page; later pages keep that window.
-    const { from: _f, to: _t, ...rest } = filters;
-    filters = { ...rest, ...check.position.w };
-    after = check.position.a;
-  }
-  const w = { ...(filters.from ? { from: filters.from } : {}), ...(filters.to ? { to: filters.to } : {}) };
-  return {
-    filters,
-    extra: parsed.extra,
-    limit: parsed.limit,
-    after,
-    cursorFor: (a) => deps.cursors.encode<WindowPosition<A>>(bind, { w, a }),
-  };
-}
-
-/** One page of events for the request's filters. */
-export async function eventsPage(
-  c: Context<AppEnv>,
-  deps: QueryDeps,
-  opts: { allowed: readonly FilterParam[]; fixed?: Filters },
-): Promise<{ entries: AuditEvent[]; next_cursor: string | null }> {
-  const page = readPage<EventPosition>(c, deps, opts);
-  const result = await findEvents(deps.client, c.var.tenant, page.filters, {
-    limit: page.limit,
-    ...(page.after ? { after: page.after } : {}),
-  });
-  return { entries: result.entries, next_cursor: result.next ? page.cursorFor(result.next) : null };
-}
-
-export const logsRoute = createRoute({
-  method: "get",
-  path: "/v1/audit/logs",
-  tags: ["query"],
-  summary: "Query audit events",
-  description:
-    "Events matching every given filter, newest first. Unknown parameters, malformed values and a reversed window are a 400 naming the parameter.",
-  security: [{ bearer: [] }],
-  request: { query: z.object({ ...filterParams, ...pageParams }) },
-  responses: {
-    200: { description: "A page of events", content: { "application/json": { schema: EventsPageSchema } } },
-    ...problemResponses,
-  },
-});
+type PagedQuery = RawFilters & { limit?: number; cursor?: string };
 
 export function registerQuery(app: OpenAPIHono<AppEnv>, deps: QueryDeps): void {
-  app.openAPIRegistry.registerPath(logsRoute);
-  app.get(logsRoute.path, deps.read, async (c) =>
-    c.json(await eventsPage(c, deps, { allowed: FILTER_PARAMS }), 200),
-  );
+  const query = (allowed: readonly (typeof FILTER_PARAMS)[number][] = FILTER_PARAMS) =>
+    filterQuery({ now: deps.now, allowed, paging: { issued: (s) => deps.cursors.issued(s) } });
+  const withoutPrefix = FILTER_PARAMS.filter((p) => p !== "path_prefix");
+  const withoutIdentity = FILTER_PARAMS.filter((p) => p !== "identity_id" && p !== "identity_type");
+  const identityParams = z.object({ identity_id: text().openapi({ example: "user:person@acme.example" }) });
+
+  /** One page of events for the request's filters (and the one a trail fixes). */
+  async function eventsPage(c: Context<AppEnv>, q: PagedQuery, fixed: RawFilters & { path?: string } = {}) {
+    const page = readPage<SortKey>(c, deps.cursors, deps.now(), q, {
+      fixed: {
+        ...(fixed.path !== undefined ? { path: fixed.path } : {}),
+        ...(fixed.identity_id !== undefined ? { identityId: fixed.identity_id } : {}),
+      },
+    });
+    const result = await findEvents(deps.client, await deps.tenant(c), page.filters, {
+      limit: page.limit,
+      ...(page.after ? { after: page.after } : {}),
+    });
+    return { entries: result.entries, next_cursor: result.next ? page.cursorFor(result.next) : null };
+  }
+
+  const logs = secured(deps.guard, "audit:read", {
+    method: "get",
+    path: "/v1/audit/logs",
+    tags: ["query"],
+    summary: "Query audit events",
+    description:
+      "Events matching every given filter, newest first. Unknown parameters, malformed values and a reversed window are a 400 naming the parameter.",
+    request: { query: query() },
+    responses: {
+      200: { description: "A page of events", content: { "application/json": { schema: EventsPageSchema } } },
+    },
+  });
+  app.openapi(logs, async (c) => c.json(await eventsPage(c, c.req.valid("query") as PagedQuery), 200));
+
+  const secret = secured(deps.guard, "audit:read", {
+    method: "get",
+    path: "/v1/audit/secrets/{path}",
+    tags: ["trails"],
+    summary: "Every event on one secret path",
+    description:
+      "Exactly that path (it may contain `/`), newest first. Takes every /logs filter but path_prefix.",
+    request: {
+      params: z.object({ path: text().openapi({ example: "prod/payments/db-password" }) }),
+      query: query(withoutPrefix),
+    },
+    responses: {
+      200: {
+        description: "A page of the secret's events",
+        content: { "application/json": { schema: SecretTrailSchema } },
+      },
+    },
+  });
+  app.openapi(catchAll(app, secret, "path"), async (c) => {
+    const { path } = c.req.valid("param");
+    return c.json({ path, ...(await eventsPage(c, c.req.valid("query") as PagedQuery, { path })) }, 200);
+  });
+
+  const identityPaths = secured(deps.guard, "audit:read", {
+    method: "get",
+    path: "/v1/audit/identities/{identity_id}/paths",
+    tags: ["trails"],
+    summary: "Each distinct path an identity touched (offboarding)",
+    description:
+      "Paths in ascending order with per-action counts and the first and last time, for the matching events. `limit` counts paths. Takes every /logs filter but identity_id and identity_type.",
+    request: { params: identityParams, query: query(withoutIdentity) },
+    responses: {
+      200: {
+        description: "A page of paths",
+        content: { "application/json": { schema: IdentityPathsSchema } },
+      },
+    },
+  });
+  app.openapi(identityPaths, async (c) => {
+    const { identity_id } = c.req.valid("param");
+    const page = readPage<string>(c, deps.cursors, deps.now(), c.req.valid("query") as PagedQuery, {
+      fixed: { identityId: identity_id },
+    });
+    const result = await findPaths(deps.client, await deps.tenant(c), page.filters, {
+      limit: page.limit,
+      ...(page.after !== undefined ? { after: page.after } : {}),
+    });
+    return c.json(
+      { identity_id, paths: result.paths, next_cursor: result.next ? page.cursorFor(result.next) : null },
+      200,
+    );
+  });
+
+  const identity = secured(deps.guard, "audit:read", {
+    method: "get",
+    path: "/v1/audit/identities/{identity_id}",
+    tags: ["trails"],
+    summary: "Every action of one identity",
+    description: "Newest first. Takes every /logs filter but identity_id and identity_type.",
+    request: { params: identityParams, query: query(withoutIdentity) },
+    responses: {
+      200: {
+        description: "A page of the identity's events",
+        content: { "application/json": { schema: IdentityTrailSchema } },
+      },
+    },
+  });
+  app.openapi(identity, async (c) => {
+    const { identity_id } = c.req.valid("param");
+    return c.json(
+      { identity_id, ...(await eventsPage(c, c.req.valid("query") as PagedQuery, { identity_id })) },
+      200,
+    );
+  });
 }

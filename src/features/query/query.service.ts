@@ -6,9 +6,9 @@
 import type { Client } from "@opensearch-project/opensearch";
 import { readDocument, timestampOf } from "../../events/event.mapping.ts";
 import type { AuditEvent } from "../../events/event.schema.ts";
+import type { Filters } from "../../filters/filters.ts";
 import { searchAudit } from "../../opensearch/search.ts";
-import type { Tenant } from "../../opensearch/tenant-scope.ts";
-import type { Filters } from "./query.params.ts";
+import type { Tenant } from "../../tenancy/tenant-scope.ts";
 import { type EventPosition, eventsSearch, pathsSearch } from "./query.query.ts";
 
 interface Hit {

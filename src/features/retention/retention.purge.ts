@@ -16,13 +16,15 @@ import { randomUUID } from "node:crypto";
 import type { Client } from "@opensearch-project/opensearch";
 import type { Counter } from "prom-client";
 import { isoMicros } from "../../events/time.ts";
+import { takeLease } from "../../jobs/lease.ts";
+import { PeriodicJob } from "../../jobs/periodic.ts";
 import type { Logger } from "../../logger.ts";
 import { statusOf } from "../../opensearch/errors.ts";
 import { AUDIT_STREAM, TENANTS_INDEX } from "../../opensearch/names.ts";
-import type { Clause } from "../../opensearch/tenant-scope.ts";
+import { cutoff, DEFAULT_RETENTION_DAYS, purgeStatusId } from "../../tenancy/retention.ts";
+import type { Clause } from "../../tenancy/tenant-scope.ts";
 import { type LifecycleOptions, type LifecycleStep, runLifecycle } from "./retention.lifecycle.ts";
 import { customRetentions, expiredFor, tenantsPage } from "./retention.query.ts";
-import { cutoff, DEFAULT_RETENTION_DAYS, purgeStatusId } from "./retention.service.ts";
 
 export const PURGE_LEASE_ID = "purge-lease";
 
@@ -83,43 +85,38 @@ export class Purger {
   readonly id = `purger-${randomUUID()}`;
   readonly #deps: PurgeDeps;
   readonly #now: () => Date;
-  #timer: NodeJS.Timeout | undefined;
-  #stopped = false;
+  readonly #job: PeriodicJob;
 
   constructor(deps: PurgeDeps) {
     this.#deps = deps;
     this.#now = deps.now ?? (() => new Date());
+    this.#job = new PeriodicJob({
+      name: "retention purge",
+      intervalMs: deps.intervalMs,
+      run: () => this.runOnce(),
+      log: deps.log,
+    });
   }
 
   start(): void {
-    const loop = () => {
-      void this.runOnce()
-        .catch((err) =>
-          this.#deps.log.error(
-            { err: (err as Error).message },
-            "retention purge failed; next period retries",
-          ),
-        )
-        .finally(() => {
-          if (!this.#stopped) this.#timer = setTimeout(loop, this.#deps.intervalMs);
-        });
-    };
-    this.#timer = setTimeout(loop, 0);
+    this.#job.start();
   }
 
   /** Stops scheduling. A delete-by-query in progress finishes on its own in OpenSearch. */
   stop(): void {
-    this.#stopped = true;
-    clearTimeout(this.#timer);
+    void this.#job.stop();
   }
 
   /** Takes this period's lease (or returns ran: false) and purges every tenant's expired events. */
   async runOnce(): Promise<PurgeResult> {
-    if (!(await this.#takeLease())) return { ran: false, tenants: [] };
-    const { client, log } = this.#deps;
+    const { client, log, intervalMs } = this.#deps;
     const now = this.#now();
-    // Everything must be done before the lease lapses and another replica may start.
-    const deadline = now.getTime() + this.#deps.intervalMs * 0.9;
+    // This period is one replica's: the lease is held until just before the next, and everything
+    // must be done by then.
+    const until = new Date(now.getTime() + intervalMs * 0.9);
+    if (!(await takeLease(client, { index: TENANTS_INDEX, id: PURGE_LEASE_ID }, this.id, now, until)))
+      return { ran: false, tenants: [] };
+    const deadline = until.getTime();
     const res = await client.search({ index: TENANTS_INDEX, body: customRetentions as never });
     const days = new Map(
       (
@@ -287,41 +284,6 @@ export class Purger {
       const res = await this.#deps.client.bulk({ body: body as never, refresh: true });
       if ((res.body as { errors?: boolean }).errors)
         this.#deps.log.error("could not record some purge outcomes");
-    }
-  }
-
-  /** The lease for this period: free, expired or already ours → take it until the next period. */
-  async #takeLease(): Promise<boolean> {
-    const { client, intervalMs } = this.#deps;
-    const now = this.#now();
-    const lease = { owner: this.id, expires_at: isoMicros(new Date(now.getTime() + intervalMs * 0.9)) };
-    try {
-      const cur = await client.get({ index: TENANTS_INDEX, id: PURGE_LEASE_ID });
-      const held = (cur.body._source as { lease?: { owner: string; expires_at: string } }).lease;
-      if (held && held.owner !== this.id && held.expires_at > isoMicros(now)) return false;
-      await client.index({
-        index: TENANTS_INDEX,
-        id: PURGE_LEASE_ID,
-        if_seq_no: cur.body._seq_no as number,
-        if_primary_term: cur.body._primary_term as number,
-        body: { lease } as never,
-      });
-      return true;
-    } catch (err) {
-      if (statusOf(err) === 409) return false; // another replica took it first
-      if (statusOf(err) !== 404) throw err;
-      try {
-        await client.index({
-          index: TENANTS_INDEX,
-          id: PURGE_LEASE_ID,
-          op_type: "create",
-          body: { lease } as never,
-        });
-        return true;
-      } catch (e) {
-        if (statusOf(e) === 409) return false;
-        throw e;
-      }
     }
   }
 }

@@ -3,8 +3,8 @@
  * PURE: what the purge deletes. A tenant's expired events are the ones its reads already hide
  * (`@timestamp` before its cut-off); each tenant is counted, purged and checked on its own.
  */
-import type { Clause } from "../../opensearch/tenant-scope.ts";
-import { TENANT_FIELD } from "../../opensearch/tenant-scope.ts";
+import type { Clause } from "../../tenancy/tenant-scope.ts";
+import { TENANT_FIELD } from "../../tenancy/tenant-scope.ts";
 
 const before = (cutoff: string): Clause => ({
   range: { "@timestamp": { lt: cutoff, format: "strict_date_optional_time_nanos" } },

@@ -4,12 +4,11 @@
  * retention_days (1–3650, default 2557), and what the cluster does with old indices
  * (cold_after_days from the lifecycle policy, cold_tier when ISM and `temp: cold` nodes exist).
  */
-import { createRoute, type OpenAPIHono, z } from "@hono/zod-openapi";
+import { type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Client } from "@opensearch-project/opensearch";
-import { requireScope, type Verify } from "../../http/auth.ts";
-import { readJson, validBody } from "../../http/body.ts";
 import type { AppEnv } from "../../http/env.ts";
 import { problemResponse } from "../../http/openapi.ts";
+import { exactJson, type Guard, secured } from "../../http/route.ts";
 import type { Readiness } from "../../opensearch/readiness.ts";
 import {
   DEFAULT_RETENTION_DAYS,
@@ -17,11 +16,11 @@ import {
   MAX_RETENTION_DAYS,
   saveRetention,
   storedRetention,
-} from "./retention.service.ts";
+} from "../../tenancy/retention.ts";
 
 export interface RetentionDeps {
   client: Client;
-  verify: Verify;
+  guard: Guard;
   readiness: Readiness;
   now: () => Date;
 }
@@ -79,46 +78,7 @@ const PutRetentionSchema = z
   .strict()
   .openapi("PutRetention");
 
-const common = {
-  401: problemResponse("Missing or invalid token"),
-  503: problemResponse("OpenSearch is unavailable; retry after Retry-After"),
-};
-
-const getRoute = createRoute({
-  method: "get",
-  path: "/v1/audit/retention",
-  tags: ["retention"],
-  summary: "The tenant's retention",
-  security: [{ bearer: [] }],
-  responses: {
-    200: { description: "Retention", content: { "application/json": { schema: RetentionSchema } } },
-    403: problemResponse("The token lacks audit:read"),
-    ...common,
-  },
-});
-
-const putRoute = createRoute({
-  method: "put",
-  path: "/v1/audit/retention",
-  tags: ["retention"],
-  summary: "Set the tenant's retention",
-  description:
-    "Events older than `retention_days` disappear from every endpoint at once and are deleted by the next purge (hourly by default). " +
-    "Raising it keeps every event still inside the new window; events a lower retention hid may already be purged.",
-  security: [{ bearer: [] }],
-  request: { body: { required: true, content: { "application/json": { schema: PutRetentionSchema } } } },
-  responses: {
-    200: { description: "Retention", content: { "application/json": { schema: RetentionSchema } } },
-    400: problemResponse("retention_days is not 1–3650"),
-    403: problemResponse("The token lacks audit:admin"),
-    415: problemResponse("Not application/json"),
-    ...common,
-  },
-});
-
 export function registerRetention(app: OpenAPIHono<AppEnv>, deps: RetentionDeps): void {
-  app.openAPIRegistry.registerPath(getRoute);
-  app.openAPIRegistry.registerPath(putRoute);
   const cluster = () => {
     const r = deps.readiness.result;
     return {
@@ -127,7 +87,16 @@ export function registerRetention(app: OpenAPIHono<AppEnv>, deps: RetentionDeps)
     };
   };
 
-  app.get(getRoute.path, requireScope(deps.verify, "audit:read"), async (c) => {
+  const get = secured(deps.guard, "audit:read", {
+    method: "get",
+    path: "/v1/audit/retention",
+    tags: ["retention"],
+    summary: "The tenant's retention",
+    responses: {
+      200: { description: "Retention", content: { "application/json": { schema: RetentionSchema } } },
+    },
+  });
+  app.openapi(get, async (c) => {
     const tenant = c.var.principal.tenant;
     const [stored, purge] = await Promise.all([
       storedRetention(deps.client, tenant),
@@ -139,20 +108,44 @@ export function registerRetention(app: OpenAPIHono<AppEnv>, deps: RetentionDeps)
         ...cluster(),
         updated_at: stored?.updated_at ?? null,
         last_purge: purge,
-      },
+      } as z.infer<typeof RetentionSchema>,
       200,
     );
   });
 
-  app.put(putRoute.path, requireScope(deps.verify, "audit:admin"), async (c) => {
-    const body = validBody(PutRetentionSchema, await readJson(c, "the retention"), "the retention");
+  const put = secured(
+    deps.guard,
+    "audit:admin",
+    {
+      method: "put",
+      path: "/v1/audit/retention",
+      tags: ["retention"],
+      summary: "Set the tenant's retention",
+      description:
+        "Events older than `retention_days` disappear from every endpoint at once and are deleted by the next purge (hourly by default). " +
+        "Raising it keeps every event still inside the new window; events a lower retention hid may already be purged.",
+      request: { body: { required: true, content: { "application/json": { schema: PutRetentionSchema } } } },
+      responses: {
+        200: { description: "Retention", content: { "application/json": { schema: RetentionSchema } } },
+        415: problemResponse("Not application/json"),
+      },
+    },
+    [exactJson()],
+  );
+  app.openapi(put, async (c) => {
+    const body = c.req.valid("json");
     const p = c.var.principal;
     const [saved, purge] = await Promise.all([
       saveRetention(deps.client, p.tenant, body.retention_days, p.subject, deps.now()),
       lastPurge(deps.client, p.tenant),
     ]);
     return c.json(
-      { retention_days: saved.retention_days, ...cluster(), updated_at: saved.updated_at, last_purge: purge },
+      {
+        retention_days: saved.retention_days,
+        ...cluster(),
+        updated_at: saved.updated_at,
+        last_purge: purge,
+      } as z.infer<typeof RetentionSchema>,
       200,
     );
   });

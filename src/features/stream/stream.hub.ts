@@ -11,13 +11,13 @@
  * falls between the two.
  */
 import type { Client } from "@opensearch-project/opensearch";
+import { invalidField, LimitReached, Unavailable } from "../../errors.ts";
 import { fromDocument, peekDocument, readDocument } from "../../events/event.mapping.ts";
-import { ProblemError } from "../../http/problem.ts";
+import { eventFilter } from "../../filters/filters.match.ts";
+import type { Filters } from "../../filters/filters.ts";
 import type { Logger } from "../../logger.ts";
 import { AUDIT_STREAM } from "../../opensearch/names.ts";
-import { inScope, type Tenant } from "../../opensearch/tenant-scope.ts";
-import type { Filters } from "../query/query.params.ts";
-import { eventFilter } from "./stream.match.ts";
+import { inScope, type Tenant } from "../../tenancy/tenant-scope.ts";
 import { advance, isAfter, later, type Position, reached } from "./stream.position.ts";
 import { catchUpSearch, changesSearch, type SeqRange } from "./stream.query.ts";
 import {
@@ -98,17 +98,16 @@ export class StreamHub {
     from?: Position;
     until?: number;
   }): Promise<Subscriber> {
-    if (this.#closing) throw new ProblemError(503, "the server is shutting down", retryLater(1));
+    if (this.#closing) throw new Unavailable("the server is shutting down", 1);
     const tenant = req.tenant.id;
     const { maxPerTenant, maxTotal } = this.#settings;
     const mine = this.#perTenant.get(tenant) ?? 0;
     if (mine >= maxPerTenant || this.#count >= maxTotal) {
-      throw new ProblemError(
-        429,
+      throw new LimitReached(
         mine >= maxPerTenant
           ? `this tenant already has ${mine} live streams on this replica (at most ${maxPerTenant})`
           : `this replica serves its maximum of ${maxTotal} live streams`,
-        retryLater(30),
+        30,
       );
     }
     this.#perTenant.set(tenant, mine + 1);
@@ -118,7 +117,7 @@ export class StreamHub {
       if (req.from) await this.#checkReachable(req.from);
       head = await this.#feedPosition();
       // close() may have run meanwhile; it would not know this stream.
-      if (this.#closing) throw new ProblemError(503, "the server is shutting down", retryLater(1));
+      if (this.#closing) throw new Unavailable("the server is shutting down", 1);
     } catch (err) {
       this.#release(tenant);
       throw err;
@@ -202,9 +201,11 @@ export class StreamHub {
       (at !== undefined &&
         (p.seq.length !== at.shards.length || p.seq.some((s, i) => s > (at.shards[i]?.max ?? -1) + 1)));
     if (beyond)
-      throw new ProblemError(400, "Last-Event-ID is not a position of this audit store", {
-        errors: [{ field: "Last-Event-ID", message: "names a position this audit store has not reached" }],
-      });
+      throw invalidField(
+        "Last-Event-ID",
+        "names a position this audit store has not reached",
+        "Last-Event-ID is not a position of this audit store",
+      );
   }
 
   /**
@@ -215,7 +216,7 @@ export class StreamHub {
     if (this.#polling && this.#head) return Promise.resolve(this.#head);
     this.#starting ??= (async () => {
       const write = (await storeProgress(this.#store)).at(-1);
-      if (!write) throw new ProblemError(503, "the audit store is not ready", retryLater(5));
+      if (!write) throw new Unavailable("the audit store is not ready", 5);
       this.#head = { gen: write.gen, seq: write.shards.map((s) => s.checkpoint + 1) };
       this.#heartbeat ??= setInterval(() => {
         for (const sub of this.#all) sub.heartbeat();
@@ -405,5 +406,4 @@ export class StreamHub {
   }
 }
 
-const retryLater = (seconds: number) => ({ headers: { "Retry-After": String(seconds) } });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -2,9 +2,10 @@
  * @module features/stream/query
  * PURE builders for the live tail: one shard's operations in a `_seq_no` range, in store order.
  */
-import { type Clause, scoped, TENANT_FIELD, type Tenant } from "../../opensearch/tenant-scope.ts";
-import type { Filters } from "../query/query.params.ts";
-import { filterClauses } from "../query/query.query.ts";
+
+import { filterClauses } from "../../filters/filters.query.ts";
+import type { Filters } from "../../filters/filters.ts";
+import { type Clause, scoped, TENANT_FIELD, type Tenant } from "../../tenancy/tenant-scope.ts";
 
 /** Sequence numbers `from` to `to`, both included. */
 export interface SeqRange {

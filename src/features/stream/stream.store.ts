@@ -4,7 +4,7 @@
  * checkpoints per shard), a refresh, and one shard's operations in a range.
  */
 import type { Client } from "@opensearch-project/opensearch";
-import type { Clause } from "../../opensearch/tenant-scope.ts";
+import type { Clause } from "../../tenancy/tenant-scope.ts";
 import { generationOf } from "./stream.position.ts";
 import type { SeqRange } from "./stream.query.ts";
 

@@ -5,9 +5,9 @@
  */
 import { ACTIONS, IDENTITY_TYPES } from "../../events/event.schema.ts";
 import { isoMicros } from "../../events/time.ts";
-import { type Clause, scoped, type Tenant } from "../../opensearch/tenant-scope.ts";
-import type { Filters } from "../query/query.params.ts";
-import { filterClauses } from "../query/query.query.ts";
+import { filterClauses } from "../../filters/filters.query.ts";
+import type { Filters } from "../../filters/filters.ts";
+import { type Clause, scoped, type Tenant } from "../../tenancy/tenant-scope.ts";
 import { histogramInterval, type Interval } from "./intervals.ts";
 
 const FAILURE = { term: { "event.outcome": "failure" } };

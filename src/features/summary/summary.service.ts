@@ -5,9 +5,9 @@
 import type { Client } from "@opensearch-project/opensearch";
 import { timestampOf } from "../../events/event.mapping.ts";
 import { parseTimestamp } from "../../events/time.ts";
+import type { Filters } from "../../filters/filters.ts";
 import { searchAudit as search } from "../../opensearch/search.ts";
-import type { Tenant } from "../../opensearch/tenant-scope.ts";
-import type { Filters } from "../query/query.params.ts";
+import type { Tenant } from "../../tenancy/tenant-scope.ts";
 import type { Interval } from "./intervals.ts";
 import {
   anomaliesSearch,

@@ -1,13 +1,13 @@
 /**
- * @module features/stream/match
+ * @module filters/match
  * The `/logs` filters evaluated in memory, for events the shared feed has already read: the same
  * answers as `filterClauses` gives in OpenSearch (an integration test compares the two on a
  * varied fixture). Pure.
  */
 import { BlockList, isIPv6 } from "node:net";
-import { searchText } from "../../events/event.mapping.ts";
-import type { AuditEvent } from "../../events/event.schema.ts";
-import type { Filters } from "../query/query.params.ts";
+import { searchText } from "../events/event.mapping.ts";
+import type { AuditEvent } from "../events/event.schema.ts";
+import type { Filters } from "./filters.ts";
 
 /**
  * What the `scaivault_text` analyzer makes of a text (index-templates/audit-events.json): split on

@@ -1,14 +1,14 @@
 /**
- * @module features/retention/service
+ * @module tenancy/retention
  * Per-tenant retention: stored in OpenSearch (`scaivault-tenants`, `_id` = tenant:retention) and
  * turned into the cut-off every read applies through `scoped()`. Read per request (a realtime GET
  * by id), so a shorter retention hides older events at once on every replica.
  */
 import type { Client } from "@opensearch-project/opensearch";
-import { isoMicros } from "../../events/time.ts";
-import { statusOf } from "../../opensearch/errors.ts";
-import { TENANTS_INDEX } from "../../opensearch/names.ts";
-import { scopedId, type Tenant } from "../../opensearch/tenant-scope.ts";
+import { isoMicros } from "../events/time.ts";
+import { statusOf } from "../opensearch/errors.ts";
+import { TENANTS_INDEX } from "../opensearch/names.ts";
+import { scopedId, type Tenant } from "./tenant-scope.ts";
 
 /** 7 years (7 × 365 + 2 leap days). */
 export const DEFAULT_RETENTION_DAYS = 2557;

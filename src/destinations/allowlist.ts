@@ -1,6 +1,6 @@
 /**
- * @module features/exports/endpoints
- * Which hosts an export may send data to. The providers' own endpoints are always allowed; any
+ * @module destinations/allowlist
+ * Which hosts the service may send audit data to (export stores, delivery receivers). The providers' own endpoints are always allowed; any
  * other origin (an S3-compatible store, an emulator) must be listed in EXPORT_ENDPOINT_ALLOWLIST,
  * compared as scheme + host + port, and a URL with user-info is refused outright.
  */

@@ -1,0 +1,119 @@
+/**
+ * @module http/route
+ * A route is declared once: its path, its schemas — which validate the request and are the
+ * OpenAPI document — and the scope it requires. `secured` writes the scope into the document
+ * (`security: [{bearer: ["audit:read"]}]`, role names as OpenAPI 3.1 allows for any scheme) and
+ * puts the guard that enforces it in front of the validators, so document and behaviour cannot
+ * differ, and the security tests read each route's scope back from /openapi.json. Every secured
+ * route has a query schema, strict, so an unknown parameter is a 400 everywhere.
+ */
+import { createRoute, type RouteConfig, z } from "@hono/zod-openapi";
+import type { Context, MiddlewareHandler } from "hono";
+import { type FieldError, InvalidInput } from "../errors.ts";
+import { issuesToFields } from "../filters/filters.ts";
+import type { Scope } from "./auth.ts";
+import type { AppEnv } from "./env.ts";
+import { parseJson } from "./json.ts";
+import { problemResponse } from "./openapi.ts";
+
+/** Verifies the token and its scope (401/403); built once per app from its verifier. */
+export type Guard = (scope: Scope) => MiddlewareHandler<AppEnv>;
+
+type Spec = Omit<RouteConfig, "security" | "middleware">;
+
+/** The problem responses every secured route can give. */
+const common = (scope: Scope) => ({
+  400: problemResponse("A parameter or the body is invalid; `errors[].field` names each problem"),
+  401: problemResponse("Missing or invalid token"),
+  403: problemResponse(`The token lacks ${scope}`),
+  503: problemResponse("OpenSearch is unavailable; retry after Retry-After"),
+});
+
+/** The query of a route that takes no parameters: any parameter is unknown. */
+const NO_PARAMETERS = z.strictObject({});
+
+/** `R` with a query schema, `NO_PARAMETERS` when it declares none. */
+type WithQuery<R extends Spec> = Omit<R, "request"> & {
+  request: NonNullable<R["request"]> extends { query: z.ZodType }
+    ? NonNullable<R["request"]>
+    : NonNullable<R["request"]> & { query: typeof NO_PARAMETERS };
+};
+
+/** A route that requires `scope`, declared once for the document and the guard. */
+export function secured<const R extends Spec>(
+  guard: Guard,
+  scope: Scope,
+  route: R,
+  middleware: MiddlewareHandler<AppEnv>[] = [],
+) {
+  const withQuery = {
+    ...route,
+    request: { query: NO_PARAMETERS, ...route.request },
+    responses: { ...common(scope), ...route.responses },
+  } as unknown as WithQuery<R>;
+  return createRoute({
+    ...withQuery,
+    security: [{ bearer: [scope] }],
+    middleware: [guard(scope), ...middleware],
+  });
+}
+
+/** The app's validation hook: every bad field named; an unknown one by its own name. */
+export function validationHook(
+  result: { success: boolean; target: string; error?: { issues: readonly unknown[] } },
+  _c: Context,
+): void {
+  if (result.success || !result.error) return;
+  const unknown = result.target === "query" ? "is not a parameter of this endpoint" : "is not a known field";
+  const fields = issuesToFields(result.error.issues as Parameters<typeof issuesToFields>[0], unknown).map(
+    (e) => (result.target === "json" && e.field === "query" ? { ...e, field: "body" } : e),
+  );
+  throw new InvalidInput(
+    result.target === "query" ? "the query parameters are invalid" : "the request is invalid",
+    fields,
+  );
+}
+
+/**
+ * For JSON bodies: JSON.parse would keep the last of two equal keys and round numbers a double
+ * cannot hold; those are a 400 naming the field (http/json). `refuse` may name further fields the
+ * body must not have at all (inline credentials), before its shape is checked. Bodies of other
+ * media types pass on to the route's own 415.
+ */
+export function exactJson(refuse?: (body: unknown) => FieldError[]): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const type = (c.req.header("Content-Type") ?? "").split(";")[0]?.trim().toLowerCase();
+    if (type === "application/json") {
+      let parsed: ReturnType<typeof parseJson>;
+      try {
+        parsed = parseJson(await c.req.text());
+      } catch {
+        throw new InvalidInput("the body is not valid JSON", [
+          { field: "body", message: "is not valid JSON" },
+        ]);
+      }
+      if (parsed.problems.length > 0)
+        throw new InvalidInput(
+          "the body is invalid",
+          parsed.problems.map((p) => ({ field: p.path.map(String).join(".") || "body", message: p.message })),
+        );
+      const refused = refuse?.(parsed.value) ?? [];
+      if (refused.length > 0) throw new InvalidInput("the body is invalid", refused);
+    }
+    await next();
+  };
+}
+
+/**
+ * A route whose last path parameter takes the rest of the path, slashes included (a secret path
+ * such as `prod/payments/db`; any character, line separators too). The document gets the route
+ * as declared; the router a copy with the parameter's pattern.
+ */
+export function catchAll<R extends { path: string }>(
+  app: { openAPIRegistry: { registerPath(route: never): void } },
+  route: R,
+  param: string,
+): R & { hide: true } {
+  app.openAPIRegistry.registerPath(route as never);
+  return { ...route, hide: true, path: route.path.replace(`{${param}}`, `{${param}{[\\s\\S]+}}`) };
+}
