@@ -14,7 +14,7 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import { CreateBucketCommand, S3Client } from "@aws-sdk/client-s3";
 import { snapshotPage } from "../src/features/exports/exports.query.ts";
-import { mintToken } from "../src/http/dev-token.ts";
+import { mintToken } from "../dev/token.ts";
 import { createOpenSearchClient } from "../src/opensearch/client.ts";
 import { AUDIT_STREAM } from "../src/opensearch/names.ts";
 import { cutoff, DEFAULT_RETENTION_DAYS } from "../src/tenancy/retention.ts";

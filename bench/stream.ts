@@ -13,7 +13,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { cpus } from "node:os";
 import { parseArgs } from "node:util";
 import { take } from "../scripts/synthetic.ts";
-import { mintToken } from "../src/http/dev-token.ts";
+import { mintToken } from "../dev/token.ts";
 import { createOpenSearchClient } from "../src/opensearch/client.ts";
 import { AUDIT_STREAM } from "../src/opensearch/names.ts";
 import { benchEnv, median, percentile, runConcurrently } from "./support.ts";

@@ -12,7 +12,7 @@ import { parseArgs } from "node:util";
 import { defaultInterval, type Interval } from "../src/features/summary/intervals.ts";
 import { summarySearch } from "../src/features/summary/summary.query.ts";
 import { FILTER_PARAMS, parseQuery } from "../src/filters/filters.ts";
-import { mintToken } from "../src/http/dev-token.ts";
+import { mintToken } from "../dev/token.ts";
 import { createOpenSearchClient } from "../src/opensearch/client.ts";
 import { AUDIT_STREAM } from "../src/opensearch/names.ts";
 import { cutoff, DEFAULT_RETENTION_DAYS } from "../src/tenancy/retention.ts";

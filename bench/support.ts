@@ -8,9 +8,9 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import type { Client } from "@opensearch-project/opensearch";
 import { seed } from "../scripts/seed.ts";
-import { DEFAULT_OPENSEARCH_VERSION, defaultCacheDir } from "../src/config.ts";
+import { DEFAULT_OPENSEARCH_VERSION, defaultCacheDir } from "../dev/config.ts";
 import { bootstrap, loadAssets } from "../src/opensearch/bootstrap.ts";
-import { freePort, startLocalCluster } from "../src/opensearch/local-cluster.ts";
+import { freePort, startLocalCluster } from "../dev/local-cluster.ts";
 import { AUDIT_STREAM } from "../src/opensearch/names.ts";
 import { startService, waitForStatus } from "../test/support/process.ts";
 

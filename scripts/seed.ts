@@ -6,7 +6,7 @@
  */
 import { parseArgs } from "node:util";
 import type { Client } from "@opensearch-project/opensearch";
-import { loadConfigOrExit } from "../src/config.ts";
+import { loadDevConfigOrExit } from "../dev/config.ts";
 import { normalize } from "../src/events/event.mapping.ts";
 import type { IngestEvent } from "../src/events/event.schema.ts";
 import { bulkBody } from "../src/features/ingest/ingest.bulk.ts";
@@ -101,9 +101,16 @@ if (import.meta.main) {
     }
     return v;
   };
-  const config = loadConfigOrExit();
-  const url = values.url ?? config.opensearch.url ?? `http://127.0.0.1:${config.localNode.httpPort}`;
-  const client = createOpenSearchClient({ ...config.opensearch, url });
+  const dev = loadDevConfigOrExit();
+  const env = process.env;
+  const url = values.url ?? env.OPENSEARCH_URL ?? `http://127.0.0.1:${dev.localNode.httpPort}`;
+  const client = createOpenSearchClient({
+    url,
+    username: env.OPENSEARCH_USERNAME || undefined,
+    password: env.OPENSEARCH_PASSWORD || undefined,
+    caFile: env.OPENSEARCH_CA_FILE || undefined,
+    tlsVerify: env.OPENSEARCH_TLS_VERIFY !== "false",
+  });
   await bootstrap(client, await loadAssets());
   const began = performance.now();
   const events = num("events", 1);

@@ -1,20 +1,14 @@
 /**
  * @module config
  * The service's configuration: parsed from the environment once, at start-up, validated with zod,
- * frozen, and passed to whatever needs it. Nothing reads `process.env` inside a request.
+ * frozen, and passed to whatever needs it. Nothing reads `process.env` inside a request, and this
+ * module imports nothing of the features: the settings types they take are defined here. It reads
+ * and writes no file either; development defaults (a local node, a dev secret) are dev/'s.
  */
-import { createHash, randomBytes } from "node:crypto";
-
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { homedir } from "node:os";
+import { createHash } from "node:crypto";
 import path from "node:path";
 import { z } from "zod";
 import { parseAllowlist } from "./destinations/allowlist.ts";
-import type { StreamSettings } from "./features/stream/stream.hub.ts";
-import type { LifecycleThresholds } from "./opensearch/bootstrap.ts";
-
-/** Newest OpenSearch 3.x whose distribution zip the Maven registry serves here (see README). */
-export const DEFAULT_OPENSEARCH_VERSION = "3.8.0";
 
 const bool = z
   .enum(["true", "false", "1", "0"], { message: "must be true or false" })
@@ -38,28 +32,16 @@ const schema = z
       .min(1024)
       .default(10 * 1024 * 1024),
 
-    OPENSEARCH_URL: optionalString.pipe(
-      z.url({ message: "must be a URL such as https://host:9200" }).optional(),
-    ),
+    OPENSEARCH_URL: z
+      .string({
+        message: "is required: the OpenSearch cluster to use (for development, `npm start` runs a local one)",
+      })
+      .pipe(z.url({ message: "must be a URL such as https://host:9200" })),
     OPENSEARCH_USERNAME: optionalString,
     OPENSEARCH_PASSWORD: optionalString,
     OPENSEARCH_CA_FILE: optionalString,
     OPENSEARCH_TLS_VERIFY: bool.default(true),
     OPENSEARCH_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).default(30_000),
-
-    OPENSEARCH_VERSION: z
-      .string()
-      .regex(/^3\.\d+\.\d+$/, "must be an OpenSearch 3.x version such as 3.8.0")
-      .default(DEFAULT_OPENSEARCH_VERSION),
-    OPENSEARCH_CACHE_DIR: optionalString,
-    OPENSEARCH_DATA_DIR: z.string().default(".data/opensearch"),
-    OPENSEARCH_JAVA_HOME: optionalString,
-    OPENSEARCH_LOCAL_PORT: port.default(9200),
-    OPENSEARCH_HEAP: z
-      .string()
-      .regex(/^\d+[mg]$/, "must be a heap size such as 512m or 1g")
-      .default("1g"),
-    OPENSEARCH_RUN_AS: z.string().min(1).default("opensearch"),
 
     AUDIT_JWT_SECRET: optionalString.pipe(
       z.string().min(32, "must be at least 32 characters (HS256 needs 256 bits)").optional(),
@@ -136,16 +118,14 @@ const schema = z
   })
 
   .superRefine((env, ctx) => {
-    const local = env.OPENSEARCH_URL === undefined;
-    if (!local && !env.AUDIT_JWT_SECRET && !env.AUDIT_JWKS_URL) {
+    if (!env.AUDIT_JWT_SECRET && !env.AUDIT_JWKS_URL) {
       ctx.addIssue({
         code: "custom",
         path: ["AUDIT_JWT_SECRET"],
-        message:
-          "set AUDIT_JWT_SECRET or AUDIT_JWKS_URL (only local mode, without OPENSEARCH_URL, may leave both unset)",
+        message: "set AUDIT_JWT_SECRET or AUDIT_JWKS_URL (`npm start` generates a dev secret for local use)",
       });
     }
-    if (!local && !env.AUDIT_JWT_SECRET && env.AUDIT_JWKS_URL && !env.AUDIT_CURSOR_SECRET) {
+    if (!env.AUDIT_JWT_SECRET && env.AUDIT_JWKS_URL && !env.AUDIT_CURSOR_SECRET) {
       ctx.addIssue({
         code: "custom",
         path: ["AUDIT_CURSOR_SECRET"],
@@ -172,35 +152,42 @@ const schema = z
     }
   });
 
+/** The live tail's settings (features/stream). */
+export interface StreamSettings {
+  pollIntervalMs: number;
+  heartbeatMs: number;
+  maxPerTenant: number;
+  maxTotal: number;
+  clientBufferBytes: number;
+  pageSize: number;
+  /** How long a client gets to read the final message before the connection is cut. */
+  closeGraceMs: number;
+}
+
+/** The lifecycle's thresholds (put into the ISM policy at load; tests make them tiny). */
+export interface LifecycleThresholds {
+  rolloverAge: string;
+  rolloverSize: string;
+  warmAfter: string;
+  coldAfterDays: number;
+}
+
 export interface Config {
   readonly port: number;
   readonly host: string;
   readonly logLevel: string;
   readonly bodyLimitBytes: number;
-  /** `local`: the service provisions and runs its own OpenSearch node; `remote`: it uses OPENSEARCH_URL. */
-  readonly mode: "local" | "remote";
   readonly opensearch: {
-    readonly url: string | undefined;
+    readonly url: string;
     readonly username: string | undefined;
     readonly password: string | undefined;
     readonly caFile: string | undefined;
     readonly tlsVerify: boolean;
     readonly requestTimeoutMs: number;
   };
-  readonly localNode: {
-    readonly version: string;
-    readonly cacheDir: string;
-    readonly dataDir: string;
-    readonly javaHome: string | undefined;
-    readonly httpPort: number;
-    readonly heap: string;
-    readonly runAs: string;
-  };
   readonly auth: {
     readonly jwtSecret: string | undefined;
     readonly jwksUrl: string | undefined;
-    /** Set in local mode without a configured secret: the file holding the generated dev secret. */
-    readonly devSecretFile: string | undefined;
     /** Longest token lifetime accepted (`exp` − `iat`), in seconds. */
     readonly maxLifetimeSec: number;
   };
@@ -249,29 +236,6 @@ export class ConfigError extends Error {
   }
 }
 
-/**
- * Where downloaded OpenSearch artifacts live: outside the work tree, shared by every checkout.
- * As root the folder must be readable by the unprivileged user that runs OpenSearch, and root's
- * home usually is not, so root uses /var/cache.
- */
-export function defaultCacheDir(env: NodeJS.ProcessEnv, isRoot = process.getuid?.() === 0): string {
-  if (isRoot) return "/var/cache/scaivault-audit";
-  const xdg = env.XDG_CACHE_HOME;
-  return path.join(xdg && xdg !== "" ? xdg : path.join(homedir(), ".cache"), "scaivault-audit");
-}
-
-/**
- * Local mode without AUDIT_JWT_SECRET: a random secret, kept in a git-ignored file so that
- * `npm run token` (another process) signs tokens the running service accepts.
- */
-export function devSecret(file: string): string {
-  if (existsSync(file)) return readFileSync(file, "utf8").trim();
-  const secret = randomBytes(32).toString("base64url");
-  mkdirSync(path.dirname(file), { recursive: true });
-  writeFileSync(file, `${secret}\n`, { mode: 0o600 });
-  return secret;
-}
-
 /** Parses and validates the environment. Throws ConfigError naming every bad variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Config {
   const parsed = schema.safeParse(env);
@@ -281,24 +245,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     );
   }
   const e = parsed.data;
-  const local = e.OPENSEARCH_URL === undefined;
-  const devSecretFile =
-    local && !e.AUDIT_JWT_SECRET && !e.AUDIT_JWKS_URL
-      ? path.resolve(cwd, ".data", "dev-jwt-secret")
-      : undefined;
-  const jwtSecret = devSecretFile ? devSecret(devSecretFile) : e.AUDIT_JWT_SECRET;
+  const jwtSecret = e.AUDIT_JWT_SECRET;
   // Derived from the JWT secret when no cursor secret is set: replicas share it already.
   const cursorKey = e.AUDIT_CURSOR_SECRET
     ? Buffer.from(e.AUDIT_CURSOR_SECRET)
-    : createHash("sha256")
-        .update(`scaivault-audit cursor key\n${jwtSecret ?? randomBytes(32).toString("hex")}`)
-        .digest();
+    : createHash("sha256").update(`scaivault-audit cursor key\n${jwtSecret}`).digest();
   return Object.freeze({
     port: e.PORT,
     host: e.HOST,
     logLevel: e.LOG_LEVEL,
     bodyLimitBytes: e.BODY_LIMIT_BYTES,
-    mode: local ? "local" : "remote",
     opensearch: Object.freeze({
       url: e.OPENSEARCH_URL,
       username: e.OPENSEARCH_USERNAME,
@@ -307,19 +263,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       tlsVerify: e.OPENSEARCH_TLS_VERIFY,
       requestTimeoutMs: e.OPENSEARCH_REQUEST_TIMEOUT_MS,
     }),
-    localNode: Object.freeze({
-      version: e.OPENSEARCH_VERSION,
-      cacheDir: path.resolve(cwd, e.OPENSEARCH_CACHE_DIR ?? defaultCacheDir(env)),
-      dataDir: path.resolve(cwd, e.OPENSEARCH_DATA_DIR),
-      javaHome: e.OPENSEARCH_JAVA_HOME,
-      httpPort: e.OPENSEARCH_LOCAL_PORT,
-      heap: e.OPENSEARCH_HEAP,
-      runAs: e.OPENSEARCH_RUN_AS,
-    }),
     auth: Object.freeze({
       jwtSecret,
       jwksUrl: e.AUDIT_JWKS_URL,
-      devSecretFile,
       maxLifetimeSec: e.AUDIT_TOKEN_MAX_LIFETIME_SECONDS,
     }),
     cursorKey,
@@ -369,9 +315,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
 }
 
 /** For entry points (server, scripts): the config, or each bad variable on stderr and exit code 2. */
-export function loadConfigOrExit(): Config {
+export function loadConfigOrExit(env: NodeJS.ProcessEnv = process.env): Config {
   try {
-    return loadConfig();
+    return loadConfig(env);
   } catch (err) {
     if (err instanceof ConfigError) {
       console.error(err.message);

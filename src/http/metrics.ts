@@ -5,7 +5,15 @@
  */
 import type { MiddlewareHandler } from "hono";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
-import type { StreamMetrics } from "../features/stream/stream.hub.ts";
+
+/** The live tail's instruments (features/stream takes them as this shape). */
+export interface StreamMetrics {
+  subscribers: { set(n: number): void };
+  sent: { inc(n?: number): void };
+  ended: { inc(labels: { reason: string }): void };
+  /** Seconds from an event's ingest stamp to the feed reading it. */
+  lag: { observe(seconds: number): void };
+}
 
 export interface Metrics {
   registry: Registry;

@@ -9,6 +9,7 @@ import { readdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Client } from "@opensearch-project/opensearch";
+import type { LifecycleThresholds } from "../config.ts";
 
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
 
@@ -40,14 +41,6 @@ async function readJsonDir(dir: string): Promise<{ name: string; body: Json }[]>
       body: JSON.parse(await readFile(path.join(dir, f), "utf8")) as Json,
     })),
   );
-}
-
-/** The lifecycle's thresholds (from config, so tests can make them tiny). */
-export interface LifecycleThresholds {
-  rolloverAge: string;
-  rolloverSize: string;
-  warmAfter: string;
-  coldAfterDays: number;
 }
 
 /**

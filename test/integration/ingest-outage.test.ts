@@ -2,8 +2,8 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, inject, it } from "vitest";
+import { freePort, type LocalCluster, startLocalCluster } from "../../dev/local-cluster.ts";
 import { loadAssets } from "../../src/opensearch/bootstrap.ts";
-import { freePort, type LocalCluster, startLocalCluster } from "../../src/opensearch/local-cluster.ts";
 import { json, testApp, tokenFor } from "../support/app.ts";
 import { event, newTenant } from "../support/events.ts";
 

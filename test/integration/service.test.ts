@@ -2,8 +2,8 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, inject, it } from "vitest";
-import { mintToken } from "../../src/http/dev-token.ts";
-import { freePort } from "../../src/opensearch/local-cluster.ts";
+import { freePort } from "../../dev/local-cluster.ts";
+import { mintToken } from "../../dev/token.ts";
 import { json } from "../support/app.ts";
 import { alive, exitOf, startService, waitForStatus } from "../support/process.ts";
 import { openStream } from "../support/sse.ts";
@@ -42,15 +42,19 @@ describe("the service process", () => {
   it("without OPENSEARCH_URL: provisions and runs its own node, and stops it too on SIGINT (Ctrl-C)", async () => {
     const port = await freePort();
     const dataDir = await mkdtemp(path.join(tmpdir(), "svc-local-"));
-    const svc = startService({
-      PORT: String(port),
-      AUDIT_JWT_SECRET: SECRET,
-      OPENSEARCH_LOCAL_PORT: "0",
-      OPENSEARCH_DATA_DIR: dataDir,
-      OPENSEARCH_HEAP: "512m",
-      OPENSEARCH_VERSION: inject("opensearchVersion"),
-      OPENSEARCH_CACHE_DIR: inject("cacheDir"),
-    });
+    // npm start: the development entry point runs the node, then the service.
+    const svc = startService(
+      {
+        PORT: String(port),
+        AUDIT_JWT_SECRET: SECRET,
+        OPENSEARCH_LOCAL_PORT: "0",
+        OPENSEARCH_DATA_DIR: dataDir,
+        OPENSEARCH_HEAP: "512m",
+        OPENSEARCH_VERSION: inject("opensearchVersion"),
+        OPENSEARCH_CACHE_DIR: inject("cacheDir"),
+      },
+      "dev/start.ts",
+    );
     let nodePid: number | undefined;
     try {
       await waitForStatus(`http://127.0.0.1:${port}/readyz`, 200, 150_000, svc.output);

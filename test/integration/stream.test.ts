@@ -7,6 +7,7 @@ import { readFile } from "node:fs/promises";
 import http from "node:http";
 import { Readable } from "node:stream";
 import { describe, expect, inject, it } from "vitest";
+import { mintToken } from "../../dev/token.ts";
 import { normalize } from "../../src/events/event.mapping.ts";
 import type { IngestEvent } from "../../src/events/event.schema.ts";
 import { isoMicros } from "../../src/events/time.ts";
@@ -19,7 +20,6 @@ import {
   reached,
 } from "../../src/features/stream/stream.position.ts";
 import type { Subscriber } from "../../src/features/stream/stream.subscriber.ts";
-import { mintToken } from "../../src/http/dev-token.ts";
 import { createLogger } from "../../src/logger.ts";
 import { json, TEST_SECRET, TEST_STREAM, testApp, tokenFor } from "../support/app.ts";
 import { event, newTenant } from "../support/events.ts";

@@ -1,8 +1,8 @@
 import { Writable } from "node:stream";
+import { mintToken } from "../../dev/token.ts";
 import { createApp } from "../../src/app.ts";
 import { StreamHub, type StreamSettings } from "../../src/features/stream/stream.hub.ts";
 import { createVerifier } from "../../src/http/auth.ts";
-import { mintToken } from "../../src/http/dev-token.ts";
 import { createMetrics } from "../../src/http/metrics.ts";
 import { createLogger } from "../../src/logger.ts";
 import { createOpenSearchClient } from "../../src/opensearch/client.ts";
@@ -10,6 +10,12 @@ import { Readiness } from "../../src/opensearch/readiness.ts";
 
 /** An app wired to `url`, with its log lines captured for assertions. */
 export const TEST_SECRET = "test-secret-test-secret-test-secret!";
+
+/** The least a service configuration needs: a cluster and a token secret (for loadConfig in unit tests). */
+export const SERVICE_ENV = {
+  OPENSEARCH_URL: "http://127.0.0.1:9",
+  AUDIT_JWT_SECRET: TEST_SECRET,
+};
 
 /** A token for `tenant` signed with the test apps' secret. */
 export const tokenFor = (

@@ -7,8 +7,8 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import type {} from "vitest";
 import type { TestProject } from "vitest/node";
-import { DEFAULT_OPENSEARCH_VERSION, defaultCacheDir } from "../../src/config.ts";
-import { type LocalCluster, startLocalCluster } from "../../src/opensearch/local-cluster.ts";
+import { DEFAULT_OPENSEARCH_VERSION, defaultCacheDir } from "../../dev/config.ts";
+import { type LocalCluster, startLocalCluster } from "../../dev/local-cluster.ts";
 
 declare module "vitest" {
   export interface ProvidedContext {

@@ -14,8 +14,8 @@ import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { defaultCacheDir } from "../../src/config.ts";
-import { freePort, stopPids } from "../../src/opensearch/local-cluster.ts";
+import { defaultCacheDir } from "../../dev/config.ts";
+import { freePort, stopPids } from "../../dev/local-cluster.ts";
 
 export interface ObjectStoreServer {
   /** Origin, e.g. `http://127.0.0.1:41234`. */

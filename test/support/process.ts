@@ -2,10 +2,17 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { setTimeout as sleep } from "node:timers/promises";
 import { PROJECT_ROOT } from "../../src/opensearch/bootstrap.ts";
 
-/** Starts `node src/main.ts` as a real process; output is collected for assertions. */
-export function startService(env: Record<string, string>): { child: ChildProcess; output: () => string } {
+/**
+ * Starts the service as a real process — `node src/main.ts` (what the image runs), or
+ * `dev/start.ts` (what `npm start` runs: a local node when there is no OPENSEARCH_URL); output is
+ * collected for assertions.
+ */
+export function startService(
+  env: Record<string, string>,
+  entry: "src/main.ts" | "dev/start.ts" = "src/main.ts",
+): { child: ChildProcess; output: () => string } {
   let out = "";
-  const child = spawn(process.execPath, ["src/main.ts"], {
+  const child = spawn(process.execPath, [entry], {
     cwd: PROJECT_ROOT,
     env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", LOG_LEVEL: "info", ...env },
     stdio: ["ignore", "pipe", "pipe"],

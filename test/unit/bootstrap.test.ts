@@ -9,6 +9,7 @@ import {
   loadAssets,
 } from "../../src/opensearch/bootstrap.ts";
 import { MAX_RETENTION_DAYS } from "../../src/tenancy/retention.ts";
+import { SERVICE_ENV } from "../support/app.ts";
 
 describe("shipped assets", async () => {
   const assets = await loadAssets();
@@ -139,11 +140,15 @@ describe("the lifecycle policy as ISM would run it", async () => {
   });
 
   it("config refuses a rollover size of 0 and the old warm replica setting", () => {
-    expect(() => loadConfig({ LIFECYCLE_ROLLOVER_SIZE: "0gb" }, "/tmp")).toThrow(/LIFECYCLE_ROLLOVER_SIZE/);
-    expect(() => loadConfig({ LIFECYCLE_WARM_REPLICAS: "2" }, "/tmp")).toThrow(
+    expect(() => loadConfig({ ...SERVICE_ENV, LIFECYCLE_ROLLOVER_SIZE: "0gb" }, "/tmp")).toThrow(
+      /LIFECYCLE_ROLLOVER_SIZE/,
+    );
+    expect(() => loadConfig({ ...SERVICE_ENV, LIFECYCLE_WARM_REPLICAS: "2" }, "/tmp")).toThrow(
       /LIFECYCLE_WARM_REPLICAS.*auto_expand/s,
     );
-    expect(loadConfig({ LIFECYCLE_ROLLOVER_SIZE: "1mb" }, "/tmp").lifecycle.rolloverSize).toBe("1mb");
+    expect(
+      loadConfig({ ...SERVICE_ENV, LIFECYCLE_ROLLOVER_SIZE: "1mb" }, "/tmp").lifecycle.rolloverSize,
+    ).toBe("1mb");
   });
 });
 

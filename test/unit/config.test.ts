@@ -2,14 +2,19 @@ import { mkdtempSync, readFileSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { ConfigError, defaultCacheDir, loadConfig } from "../../src/config.ts";
+import { defaultCacheDir, loadDevConfig } from "../../dev/config.ts";
+import { ConfigError, loadConfig } from "../../src/config.ts";
 
 const tmp = () => mkdtempSync(path.join(tmpdir(), "cfg-"));
 const SECRET = "s".repeat(32);
+const REMOTE = { OPENSEARCH_URL: "https://search.internal:9200" };
 
-function issuesOf(env: NodeJS.ProcessEnv): { variable: string; message: string }[] {
+function issuesOf(
+  env: NodeJS.ProcessEnv,
+  load: (env: NodeJS.ProcessEnv, cwd: string) => unknown = loadConfig,
+) {
   try {
-    loadConfig(env, tmp());
+    load(env, tmp());
   } catch (err) {
     expect(err).toBeInstanceOf(ConfigError);
     return (err as ConfigError).issues;
@@ -17,47 +22,37 @@ function issuesOf(env: NodeJS.ProcessEnv): { variable: string; message: string }
   throw new Error("expected a ConfigError");
 }
 
-describe("loadConfig", () => {
-  it("applies defaults and resolves paths against the working directory", () => {
-    const cwd = tmp();
-    const c = loadConfig({ AUDIT_JWT_SECRET: SECRET }, cwd);
+describe("loadConfig (the service)", () => {
+  it("applies defaults and freezes the result", () => {
+    const c = loadConfig({ ...REMOTE, AUDIT_JWT_SECRET: SECRET }, tmp());
     expect(c.port).toBe(8080);
     expect(c.host).toBe("127.0.0.1");
-    expect(c.mode).toBe("local");
     expect(c.bodyLimitBytes).toBe(10 * 1024 * 1024);
-    expect(c.localNode.dataDir).toBe(path.join(cwd, ".data/opensearch"));
-    expect(c.localNode.version).toMatch(/^3\.\d+\.\d+$/);
     expect(c.auth.jwtSecret).toBe(SECRET);
     expect(Object.isFrozen(c)).toBe(true);
     expect(Object.isFrozen(c.opensearch)).toBe(true);
   });
 
-  it("is remote mode when OPENSEARCH_URL is set, and then requires a JWT secret or JWKS URL", () => {
-    const issues = issuesOf({ OPENSEARCH_URL: "https://search.internal:9200" });
+  it("needs OPENSEARCH_URL (npm start provides a local one), and a JWT secret or JWKS URL", () => {
+    expect(issuesOf({ AUDIT_JWT_SECRET: SECRET }).map((i) => i.variable)).toEqual(["OPENSEARCH_URL"]);
+    const issues = issuesOf(REMOTE);
     expect(issues).toEqual([expect.objectContaining({ variable: "AUDIT_JWT_SECRET" })]);
     const c = loadConfig(
-      {
-        OPENSEARCH_URL: "https://search.internal:9200",
-        AUDIT_JWKS_URL: "https://idp/jwks.json",
-        AUDIT_CURSOR_SECRET: SECRET,
-      },
+      { ...REMOTE, AUDIT_JWKS_URL: "https://idp/jwks.json", AUDIT_CURSOR_SECRET: SECRET },
       tmp(),
     );
-
-    expect(c.mode).toBe("remote");
     expect(c.opensearch.url).toBe("https://search.internal:9200");
     expect(c.auth.jwtSecret).toBeUndefined();
   });
 
   it("signs cursors with AUDIT_CURSOR_SECRET, or a key derived from the JWT secret, and needs one with JWKS alone", () => {
-    const remote = { OPENSEARCH_URL: "https://search.internal:9200" };
-    const issues = issuesOf({ ...remote, AUDIT_JWKS_URL: "https://idp/jwks.json" });
+    const issues = issuesOf({ ...REMOTE, AUDIT_JWKS_URL: "https://idp/jwks.json" });
     expect(issues.map((i) => i.variable)).toEqual(["AUDIT_CURSOR_SECRET"]);
-    const a = loadConfig({ ...remote, AUDIT_JWT_SECRET: SECRET }, tmp());
-    const b = loadConfig({ ...remote, AUDIT_JWT_SECRET: SECRET }, tmp());
+    const a = loadConfig({ ...REMOTE, AUDIT_JWT_SECRET: SECRET }, tmp());
+    const b = loadConfig({ ...REMOTE, AUDIT_JWT_SECRET: SECRET }, tmp());
     expect(a.cursorKey.equals(b.cursorKey)).toBe(true); // every replica derives the same key
     expect(a.cursorKey.toString()).not.toContain(SECRET);
-    const c = loadConfig({ ...remote, AUDIT_JWT_SECRET: SECRET, AUDIT_CURSOR_SECRET: "c".repeat(32) }, tmp());
+    const c = loadConfig({ ...REMOTE, AUDIT_JWT_SECRET: SECRET, AUDIT_CURSOR_SECRET: "c".repeat(32) }, tmp());
     expect(c.cursorKey.toString()).toBe("c".repeat(32));
   });
 
@@ -66,21 +61,11 @@ describe("loadConfig", () => {
       PORT: "eighty",
       OPENSEARCH_URL: "not a url",
       OPENSEARCH_TLS_VERIFY: "maybe",
-      OPENSEARCH_HEAP: "lots",
-      OPENSEARCH_VERSION: "2.19.0",
       LOG_LEVEL: "loud",
       AUDIT_JWT_SECRET: "short",
     });
     expect(issues.map((i) => i.variable).sort()).toEqual(
-      [
-        "AUDIT_JWT_SECRET",
-        "LOG_LEVEL",
-        "OPENSEARCH_HEAP",
-        "OPENSEARCH_TLS_VERIFY",
-        "OPENSEARCH_URL",
-        "OPENSEARCH_VERSION",
-        "PORT",
-      ].sort(),
+      ["AUDIT_JWT_SECRET", "LOG_LEVEL", "OPENSEARCH_TLS_VERIFY", "OPENSEARCH_URL", "PORT"].sort(),
     );
     expect(issues.find((i) => i.variable === "AUDIT_JWT_SECRET")?.message).toMatch(/32 characters/);
   });
@@ -90,34 +75,62 @@ describe("loadConfig", () => {
   });
 
   it("requires a username with a password", () => {
-    const issues = issuesOf({ OPENSEARCH_PASSWORD: "x", AUDIT_JWT_SECRET: SECRET });
+    const issues = issuesOf({ ...REMOTE, OPENSEARCH_PASSWORD: "x", AUDIT_JWT_SECRET: SECRET });
     expect(issues.map((i) => i.variable)).toEqual(["OPENSEARCH_USERNAME"]);
   });
 
   it("parses booleans and numbers", () => {
     const c = loadConfig(
-      { PORT: "0", OPENSEARCH_TLS_VERIFY: "false", BODY_LIMIT_BYTES: "2048", AUDIT_JWT_SECRET: SECRET },
+      {
+        ...REMOTE,
+        PORT: "0",
+        OPENSEARCH_TLS_VERIFY: "false",
+        BODY_LIMIT_BYTES: "2048",
+        AUDIT_JWT_SECRET: SECRET,
+      },
       tmp(),
     );
     expect(c.port).toBe(0);
     expect(c.opensearch.tlsVerify).toBe(false);
     expect(c.bodyLimitBytes).toBe(2048);
   });
+});
 
-  it("treats empty variables as unset", () => {
-    const c = loadConfig({ OPENSEARCH_URL: "", AUDIT_JWT_SECRET: SECRET }, tmp());
+describe("loadDevConfig (npm start, npm run opensearch, npm run token)", () => {
+  it("applies defaults and resolves paths against the working directory", () => {
+    const cwd = tmp();
+    const c = loadDevConfig({ AUDIT_JWT_SECRET: SECRET }, cwd);
     expect(c.mode).toBe("local");
+    expect(c.localNode.dataDir).toBe(path.join(cwd, ".data/opensearch"));
+    expect(c.localNode.version).toMatch(/^3\.\d+\.\d+$/);
+    expect(Object.isFrozen(c)).toBe(true);
   });
 
-  it("in local mode without a secret, generates one into a private file and reuses it", () => {
+  it("is remote mode when OPENSEARCH_URL is set", () => {
+    expect(loadDevConfig(REMOTE, tmp()).mode).toBe("remote");
+  });
+
+  it("names every bad variable", () => {
+    const issues = issuesOf({ OPENSEARCH_HEAP: "lots", OPENSEARCH_VERSION: "2.19.0" }, loadDevConfig);
+    expect(issues.map((i) => i.variable).sort()).toEqual(["OPENSEARCH_HEAP", "OPENSEARCH_VERSION"]);
+  });
+
+  it("treats empty variables as unset", () => {
+    expect(loadDevConfig({ OPENSEARCH_URL: "", AUDIT_JWT_SECRET: SECRET }, tmp()).mode).toBe("local");
+  });
+
+  it("in local mode without a secret, names a private file for the generated one, which is reused", async () => {
+    const { devSecret } = await import("../../dev/config.ts");
     const cwd = tmp();
-    const first = loadConfig({}, cwd);
+    const first = loadDevConfig({}, cwd);
     const file = path.join(cwd, ".data", "dev-jwt-secret");
-    expect(first.auth.devSecretFile).toBe(file);
-    expect(first.auth.jwtSecret).toMatch(/^[\w-]{43}$/);
-    expect(readFileSync(file, "utf8").trim()).toBe(first.auth.jwtSecret);
+    expect(first.devSecretFile).toBe(file);
+    const secret = devSecret(file);
+    expect(secret).toMatch(/^[\w-]{43}$/);
+    expect(readFileSync(file, "utf8").trim()).toBe(secret);
     expect(statSync(file).mode & 0o777).toBe(0o600);
-    expect(loadConfig({}, cwd).auth.jwtSecret).toBe(first.auth.jwtSecret);
+    expect(devSecret(file)).toBe(secret);
+    expect(loadDevConfig({ AUDIT_JWT_SECRET: SECRET }, cwd).devSecretFile).toBeUndefined();
   });
 
   it("keeps the artifact cache out of root's home (the OpenSearch user must read it)", () => {

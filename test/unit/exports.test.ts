@@ -20,6 +20,7 @@ import {
 import { snapshotPage } from "../../src/features/exports/exports.query.ts";
 import { createExportSchema } from "../../src/features/exports/exports.schema.ts";
 import { issuesToFields, resolve, toStored } from "../../src/filters/filters.ts";
+import { SERVICE_ENV } from "../support/app.ts";
 
 const T = { id: "t", since: null };
 
@@ -220,10 +221,10 @@ describe("endpoint allowlist", () => {
     expect(parseAllowlist("not a url").ok).toBe(false);
   });
   it("is checked when the configuration loads", () => {
-    expect(() => loadConfig({ EXPORT_ENDPOINT_ALLOWLIST: "ftp://x" }, tmpdir())).toThrow(
+    expect(() => loadConfig({ ...SERVICE_ENV, EXPORT_ENDPOINT_ALLOWLIST: "ftp://x" }, tmpdir())).toThrow(
       /EXPORT_ENDPOINT_ALLOWLIST/,
     );
-    expect(() => loadConfig({ SCAIVAULT_ADDR: "https://vault.example" }, tmpdir())).toThrow(
+    expect(() => loadConfig({ ...SERVICE_ENV, SCAIVAULT_ADDR: "https://vault.example" }, tmpdir())).toThrow(
       /SCAIVAULT_TOKEN/,
     );
   });

@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { findJdk, javaMajor } from "../../src/opensearch/jdk.ts";
+import { findJdk, javaMajor } from "../../dev/jdk.ts";
 
 function fakeJdk(root: string, name: string, version: string): string {
   const home = path.join(root, name);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { distributionArtifact, ismPlugins, repoPath } from "../../src/opensearch/distribution.ts";
-import { freePort, jvmOptions, nodeSettings } from "../../src/opensearch/local-cluster.ts";
+import { distributionArtifact, ismPlugins, repoPath } from "../../dev/distribution.ts";
+import { freePort, jvmOptions, nodeSettings } from "../../dev/local-cluster.ts";
 
 const hot = {
   name: "node-hot",

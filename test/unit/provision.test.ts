@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { distributionArtifact, provisionOpenSearch, repoPath } from "../../src/opensearch/distribution.ts";
+import { distributionArtifact, provisionOpenSearch, repoPath } from "../../dev/distribution.ts";
 
 describe("provisionOpenSearch", () => {
   it("refuses an artifact whose checksum does not match, and removes it so the next start downloads it again", async () => {

@@ -6,7 +6,7 @@ import { customRetentions, expiredFor, tenantsPage } from "../../src/features/re
 import { createMetrics } from "../../src/http/metrics.ts";
 import { cutoff, DEFAULT_RETENTION_DAYS } from "../../src/tenancy/retention.ts";
 import { scoped } from "../../src/tenancy/tenant-scope.ts";
-import { capturedLogger } from "../support/app.ts";
+import { capturedLogger, SERVICE_ENV } from "../support/app.ts";
 
 const NOW = new Date("2026-11-26T14:30:00.000Z");
 
@@ -47,13 +47,17 @@ describe("retention", () => {
   });
 
   it("purge settings are validated", () => {
-    expect(loadConfig({}, "/tmp").retention).toEqual({
+    expect(loadConfig(SERVICE_ENV, "/tmp").retention).toEqual({
       purge: true,
       purgeIntervalMs: 3_600_000,
       purgeRequestsPerSecond: 2000,
     });
-    expect(() => loadConfig({ RETENTION_PURGE_RPS: "0" }, "/tmp")).toThrow(/RETENTION_PURGE_RPS/);
-    expect(loadConfig({ RETENTION_PURGE_RPS: "-1" }, "/tmp").retention.purgeRequestsPerSecond).toBe(-1);
+    expect(() => loadConfig({ ...SERVICE_ENV, RETENTION_PURGE_RPS: "0" }, "/tmp")).toThrow(
+      /RETENTION_PURGE_RPS/,
+    );
+    expect(
+      loadConfig({ ...SERVICE_ENV, RETENTION_PURGE_RPS: "-1" }, "/tmp").retention.purgeRequestsPerSecond,
+    ).toBe(-1);
   });
 });
 

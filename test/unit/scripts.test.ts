@@ -20,7 +20,7 @@ describe("npm run token", () => {
     const { stdout } = await run(
       process.execPath,
       [
-        "scripts/token.ts",
+        "dev/mint-token.ts",
         "--tenant",
         "acme",
         "--scope",
@@ -44,7 +44,7 @@ describe("npm run token", () => {
 
   it("refuses unknown scopes and a missing tenant", async () => {
     await expect(
-      run(process.execPath, ["scripts/token.ts", "--tenant", "acme", "--scope", "audit:everything"], {
+      run(process.execPath, ["dev/mint-token.ts", "--tenant", "acme", "--scope", "audit:everything"], {
         cwd: PROJECT_ROOT,
         env: env({ AUDIT_JWT_SECRET: SECRET }),
       }),
@@ -53,7 +53,7 @@ describe("npm run token", () => {
       stderr: expect.stringContaining("unknown scope(s) audit:everything"),
     });
     await expect(
-      run(process.execPath, ["scripts/token.ts"], {
+      run(process.execPath, ["dev/mint-token.ts"], {
         cwd: PROJECT_ROOT,
         env: env({ AUDIT_JWT_SECRET: SECRET }),
       }),

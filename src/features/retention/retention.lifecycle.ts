@@ -8,7 +8,7 @@
  * about its events' timestamps).
  */
 import type { Client } from "@opensearch-project/opensearch";
-import type { LifecycleThresholds } from "../../opensearch/bootstrap.ts";
+import type { LifecycleThresholds } from "../../config.ts";
 import { AUDIT_STREAM } from "../../opensearch/names.ts";
 
 export type LifecycleOptions = Pick<LifecycleThresholds, "rolloverAge" | "rolloverSize"> & {
@@ -55,4 +55,25 @@ export async function runLifecycle(client: Client, t: LifecycleOptions, now: Dat
     }
   }
   return { rolledOver, movedToCold };
+}
+
+/**
+ * The purge holder's lifecycle pass, when the cluster has no ISM: its thresholds from config, and
+ * whether a cold tier exists from the bootstrap; undefined (no pass) once ISM does it, or before
+ * the bootstrap has run.
+ */
+export function lifecycleWithoutIsm(
+  readiness: { result?: { lifecycle: { mode: string }; coldTier: boolean } | undefined },
+  t: LifecycleThresholds,
+): () => LifecycleOptions | undefined {
+  return () => {
+    const r = readiness.result;
+    if (!r || r.lifecycle.mode === "ism") return undefined;
+    return {
+      rolloverAge: t.rolloverAge,
+      rolloverSize: t.rolloverSize,
+      coldAfterMs: t.coldAfterDays * 86_400_000,
+      coldTier: r.coldTier,
+    };
+  };
 }

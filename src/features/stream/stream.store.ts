@@ -4,8 +4,9 @@
  * checkpoints per shard), a refresh, and one shard's operations in a range.
  */
 import type { Client } from "@opensearch-project/opensearch";
+import { invalidField } from "../../errors.ts";
 import type { Clause } from "../../tenancy/tenant-scope.ts";
-import { generationOf } from "./stream.position.ts";
+import { generationOf, type Position } from "./stream.position.ts";
 import type { SeqRange } from "./stream.query.ts";
 
 export interface ShardProgress {
@@ -121,4 +122,23 @@ export async function* readRange(
     if (hits.length < pageSize) return;
     from = (hits.at(-1) as StoredHit)._seq_no + 1;
   }
+}
+
+/** A position must lie within what the store holds: a made-up one would wait forever (400). */
+export async function assertReachable(store: Store, p: Position): Promise<void> {
+  // Its index and the next, or every index when neither exists: the last is at least as new as p's.
+  const indices = await storeProgress(store, p.gen);
+  const write = indices.at(-1);
+  const at = indices.find((i) => i.gen === p.gen);
+  const beyond =
+    !write ||
+    p.gen > write.gen ||
+    (at !== undefined &&
+      (p.seq.length !== at.shards.length || p.seq.some((s, i) => s > (at.shards[i]?.max ?? -1) + 1)));
+  if (beyond)
+    throw invalidField(
+      "Last-Event-ID",
+      "names a position this audit store has not reached",
+      "Last-Event-ID is not a position of this audit store",
+    );
 }

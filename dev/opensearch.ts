@@ -7,8 +7,8 @@ import { existsSync, readFileSync } from "node:fs";
 import { mkdir, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { loadConfigOrExit } from "../src/config.ts";
-import { startLocalCluster, stopPids } from "../src/opensearch/local-cluster.ts";
+import { loadDevConfigOrExit } from "./config.ts";
+import { startLocalCluster, stopPids } from "./local-cluster.ts";
 
 const { positionals, values } = parseArgs({
   allowPositionals: true,
@@ -20,7 +20,7 @@ const { positionals, values } = parseArgs({
 });
 const command = positionals[0] ?? "status";
 
-const config = loadConfigOrExit();
+const config = loadDevConfigOrExit();
 const nodes = values.nodes === "2" ? 2 : 1;
 const dataDir = path.resolve(
   values["data-dir"] ?? (nodes === 2 ? `${config.localNode.dataDir}-cold-tier` : config.localNode.dataDir),
