@@ -8,12 +8,12 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { cpus } from "node:os";
 import { parseArgs } from "node:util";
+import { mintToken } from "../dev/token.ts";
 import { take } from "../scripts/synthetic.ts";
 import { normalize } from "../src/events/event.mapping.ts";
 import type { IngestEvent } from "../src/events/event.schema.ts";
 import { bulkBody } from "../src/features/ingest/ingest.bulk.ts";
 import { BULK_FILTER } from "../src/features/ingest/ingest.service.ts";
-import { mintToken } from "../dev/token.ts";
 import { createOpenSearchClient } from "../src/opensearch/client.ts";
 import { AUDIT_STREAM } from "../src/opensearch/names.ts";
 import { benchEnv, median, runConcurrently } from "./support.ts";

@@ -8,9 +8,9 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { cpus } from "node:os";
 import { parseArgs } from "node:util";
+import { mintToken } from "../dev/token.ts";
 import { eventsSearch } from "../src/features/query/query.query.ts";
 import { FILTER_PARAMS, type Filters, parseQuery } from "../src/filters/filters.ts";
-import { mintToken } from "../dev/token.ts";
 import { createOpenSearchClient } from "../src/opensearch/client.ts";
 import { AUDIT_STREAM } from "../src/opensearch/names.ts";
 import { cutoff, DEFAULT_RETENTION_DAYS } from "../src/tenancy/retention.ts";

@@ -12,8 +12,8 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { cpus } from "node:os";
 import { parseArgs } from "node:util";
-import { take } from "../scripts/synthetic.ts";
 import { mintToken } from "../dev/token.ts";
+import { take } from "../scripts/synthetic.ts";
 import { createOpenSearchClient } from "../src/opensearch/client.ts";
 import { AUDIT_STREAM } from "../src/opensearch/names.ts";
 import { benchEnv, median, percentile, runConcurrently } from "./support.ts";

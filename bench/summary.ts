@@ -9,10 +9,10 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { cpus } from "node:os";
 import { parseArgs } from "node:util";
+import { mintToken } from "../dev/token.ts";
 import { defaultInterval, type Interval } from "../src/features/summary/intervals.ts";
 import { summarySearch } from "../src/features/summary/summary.query.ts";
 import { FILTER_PARAMS, parseQuery } from "../src/filters/filters.ts";
-import { mintToken } from "../dev/token.ts";
 import { createOpenSearchClient } from "../src/opensearch/client.ts";
 import { AUDIT_STREAM } from "../src/opensearch/names.ts";
 import { cutoff, DEFAULT_RETENTION_DAYS } from "../src/tenancy/retention.ts";

@@ -7,10 +7,10 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import type { Client } from "@opensearch-project/opensearch";
-import { seed } from "../scripts/seed.ts";
 import { DEFAULT_OPENSEARCH_VERSION, defaultCacheDir } from "../dev/config.ts";
-import { bootstrap, loadAssets } from "../src/opensearch/bootstrap.ts";
 import { freePort, startLocalCluster } from "../dev/local-cluster.ts";
+import { seed } from "../scripts/seed.ts";
+import { bootstrap, loadAssets } from "../src/opensearch/bootstrap.ts";
 import { AUDIT_STREAM } from "../src/opensearch/names.ts";
 import { startService, waitForStatus } from "../test/support/process.ts";
 

@@ -82,11 +82,3 @@ export function claimableJobs(nowIso: string, size: number): Clause {
     _source: ["export_id", "status"],
   };
 }
-
-/** Every tenant-scoped builder here, with sample arguments: a unit test checks each is scoped. */
-export const EXPORT_BUILDERS: Record<string, (tenant: Tenant) => Clause> = {
-  snapshotCount: (t) => snapshotCount(t, { actions: ["read"] }, { id: "pit", keepAlive: "1m" }),
-  snapshotPage: (t) =>
-    snapshotPage(t, { pathPrefix: "prod" }, { pitId: "pit", keepAlive: "1m", size: 10, after: null }),
-  jobsList: (t) => jobsList(t.id, { limit: 10, status: "running" }),
-};

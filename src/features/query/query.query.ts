@@ -3,6 +3,7 @@
  * PURE builders: filters in, OpenSearch request body out. No client, no clock. Every body goes
  * through `scoped`, which puts the tenant filter first.
  */
+import type { SortKey } from "../../events/event.mapping.ts";
 import { filterClauses } from "../../filters/filters.query.ts";
 import type { Filters } from "../../filters/filters.ts";
 import { type Clause, scoped, type Tenant } from "../../tenancy/tenant-scope.ts";
@@ -10,18 +11,15 @@ import { type Clause, scoped, type Tenant } from "../../tenancy/tenant-scope.ts"
 /** Newest first, then id: a total order per tenant, so search_after never skips or repeats. */
 export const EVENT_SORT = [{ "@timestamp": { order: "desc" } }, { "event.id": { order: "desc" } }];
 
-/**
- * A position in EVENT_SORT: the event's canonical timestamp and its id. OpenSearch takes a
- * date string in search_after for a date_nanos sort, so the position never passes through a
- * JavaScript number (nanosecond sort values exceed 2^53 and would be rounded).
- */
-export type EventPosition = [timestamp: string, id: string];
-
 /** One page of events, newest first; one extra hit tells whether another page follows. */
 export function eventsSearch(
   tenant: Tenant,
   f: Filters,
-  page: { limit: number; after?: EventPosition },
+  page: {
+    limit: number;
+    /** A date string, never a number: date_nanos sort values exceed 2^53 and would be rounded. */
+    after?: SortKey;
+  },
 ): Clause {
   return {
     query: scoped(tenant, filterClauses(f)),
@@ -58,14 +56,3 @@ export function pathsSearch(tenant: Tenant, f: Filters, page: { limit: number; a
     },
   };
 }
-
-/** Every builder, with sample arguments: the tenant-isolation test runs each of them. */
-export const BUILDERS: Record<string, (tenant: Tenant) => Clause> = {
-  eventsSearch: (t) =>
-    eventsSearch(
-      t,
-      { actions: ["read"], pathPrefix: "prod" },
-      { limit: 10, after: ["2026-11-26T14:30:05.123456Z", "x"] },
-    ),
-  pathsSearch: (t) => pathsSearch(t, { identityId: "user:x" }, { limit: 10, after: "prod/a" }),
-};

@@ -4,12 +4,12 @@
  * trail features talk to OpenSearch.
  */
 import type { Client } from "@opensearch-project/opensearch";
-import { readDocument, timestampOf } from "../../events/event.mapping.ts";
+import { readDocument, type SortKey, timestampOf } from "../../events/event.mapping.ts";
 import type { AuditEvent } from "../../events/event.schema.ts";
 import type { Filters } from "../../filters/filters.ts";
 import { searchAudit } from "../../opensearch/search.ts";
 import type { Tenant } from "../../tenancy/tenant-scope.ts";
-import { type EventPosition, eventsSearch, pathsSearch } from "./query.query.ts";
+import { eventsSearch, pathsSearch } from "./query.query.ts";
 
 interface Hit {
   _source: unknown;
@@ -19,8 +19,8 @@ export async function findEvents(
   client: Client,
   tenant: Tenant,
   filters: Filters,
-  page: { limit: number; after?: EventPosition },
-): Promise<{ entries: AuditEvent[]; next: EventPosition | undefined }> {
+  page: { limit: number; after?: SortKey },
+): Promise<{ entries: AuditEvent[]; next: SortKey | undefined }> {
   const body = await searchAudit<{ hits: { hits: Hit[] } }>(client, eventsSearch(tenant, filters, page));
   const hits = body.hits.hits;
   const stored = hits.slice(0, page.limit).map((h) => readDocument(h._source));

@@ -38,8 +38,3 @@ export function changesSearch(tenants: string[], range: SeqRange, size: number):
 export function catchUpSearch(tenant: Tenant, filters: Filters, range: SeqRange, size: number): Clause {
   return { query: scoped(tenant, [...filterClauses(filters), inRange(range)]), ...inStoreOrder(size) };
 }
-
-/** The scoped builders, with sample arguments: the tenant-isolation test runs each of them. */
-export const STREAM_BUILDERS: Record<string, (tenant: Tenant) => Clause> = {
-  catchUpSearch: (t) => catchUpSearch(t, { actions: ["read"], q: "x" }, { from: 10, to: 20 }, 100),
-};

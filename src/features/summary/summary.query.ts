@@ -154,30 +154,6 @@ export function anomaliesSearch(
   };
 }
 
-/** Every builder with sample arguments, for the tenant-isolation unit test. */
-export const SUMMARY_BUILDERS: Record<string, (tenant: Tenant) => Clause> = {
-  oldestSearch: (t) => oldestSearch(t, {}),
-  summarySearch: (t) =>
-    summarySearch(t, { actions: ["read"] }, { interval: "1h", window: { from: 0, to: 3_600_000 }, top: 10 }),
-  seriesSearch: (t) =>
-    seriesSearch(
-      t,
-      {},
-      { groupBy: "identity_id", interval: "1h", window: { from: 0, to: 3_600_000 }, limit: 10, after: "x" },
-    ),
-  anomaliesSearch: (t) =>
-    anomaliesSearch(
-      t,
-      {},
-      {
-        groupBy: "path",
-        window: { from: 86_400_000, to: 90_000_000 },
-        baselineMs: 86_400_000,
-        maxEntities: 10,
-      },
-    ),
-};
-
 // ---------------------------------------------------------------- parsers
 
 interface TermsAgg {
