@@ -40,9 +40,8 @@ export class Conflict extends Error {
   override name = "Conflict";
 }
 
-/** A limit of this tenant or replica is reached; retry after `retryAfterSeconds`. (429) */
-export class LimitReached extends Error {
-  override name = "LimitReached";
+/** Refused for now, not for good: the client should retry after `retryAfterSeconds`. */
+abstract class RetryLater extends Error {
   readonly retryAfterSeconds: number;
   constructor(detail: string, retryAfterSeconds: number) {
     super(detail);
@@ -50,14 +49,14 @@ export class LimitReached extends Error {
   }
 }
 
+/** A limit of this tenant or replica is reached; retry after `retryAfterSeconds`. (429) */
+export class LimitReached extends RetryLater {
+  override name = "LimitReached";
+}
+
 /** The request is fine but cannot be served now (the store, or this replica, is not able to); retry. (503) */
-export class Unavailable extends Error {
+export class Unavailable extends RetryLater {
   override name = "Unavailable";
-  readonly retryAfterSeconds: number;
-  constructor(detail: string, retryAfterSeconds: number) {
-    super(detail);
-    this.retryAfterSeconds = retryAfterSeconds;
-  }
 }
 
 /** Something that passed validation was refused by the store: a bug or a changed template. (500) */
