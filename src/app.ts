@@ -97,5 +97,3 @@ export function createApp(deps: AppDeps) {
   mountOpenApi(app, deps.version ?? "0.1.0");
   return app;
 }
-
-export type App = ReturnType<typeof createApp>;

@@ -18,15 +18,6 @@ import {
   Unavailable,
 } from "../errors.ts";
 
-export type { FieldError };
-
-/** Validation issues (zod's) as the fields a 400 names; the body itself is `body`. */
-export function fieldErrors(
-  issues: readonly { path: readonly PropertyKey[]; message: string }[],
-): FieldError[] {
-  return issues.map((i) => ({ field: i.path.map(String).join(".") || "body", message: i.message }));
-}
-
 export interface Problem {
   type: string;
   title: string;
