@@ -15,7 +15,9 @@ import { registerRetention } from "./features/retention/retention.route.ts";
 import type { StreamHub } from "./features/stream/stream.hub.ts";
 import { registerStream } from "./features/stream/stream.route.ts";
 import { registerSummary } from "./features/summary/summary.route.ts";
-import { requireScope, type Verify } from "./http/auth.ts";
+import { createGate, DEFAULT_DEADLINES, type DeadlineSettings } from "./http/admission.ts";
+import type { Verify } from "./http/auth.ts";
+import { type BudgetSettings, Budgets, DEFAULT_BUDGETS } from "./http/budgets.ts";
 import { Cursors } from "./http/cursor.ts";
 import type { AppEnv } from "./http/env.ts";
 import { createMetrics, type Metrics } from "./http/metrics.ts";
@@ -32,17 +34,23 @@ import { mountOpenApi } from "./http/openapi.ts";
 import { validationHook } from "./http/route.ts";
 import { MAX_URL_BYTES } from "./http/server.ts";
 import type { Logger } from "./logger.ts";
+import type { StoreHealth } from "./opensearch/health.ts";
 import type { Readiness } from "./opensearch/readiness.ts";
 import { readerTenant } from "./tenancy/access.ts";
 
 export interface AppDeps {
   config: Pick<Config, "bodyLimitBytes" | "cursorKey"> & {
     exports: Pick<Config["exports"], "endpointAllowlist">;
+    /** Per-tenant budgets and request deadlines (the service's defaults when omitted). */
+    budgets?: BudgetSettings;
+    deadlines?: DeadlineSettings;
   };
 
   client: Client;
   log: Logger;
   readiness: Readiness;
+  /** The store's breaker, fed by the readiness probe (main starts its background probe). */
+  health: StoreHealth;
   verify: Verify;
   /** The live tail's subscribers and feed (main closes it before the server on shutdown). */
   hub: StreamHub;
@@ -71,11 +79,17 @@ export function createApp(deps: AppDeps) {
 
   app.route("/", opsRoutes({ ...deps, metrics: metrics.registry }));
   const now = deps.now ?? (() => new Date());
-  // Every route declares the scope it needs; this is how it is checked.
-  const guard = (scope: Parameters<typeof requireScope>[1]) => requireScope(deps.verify, scope);
+  // Every route declares its scope and its load; this is how they are checked.
+  const gate = createGate({
+    verify: deps.verify,
+    budgets: new Budgets(deps.config.budgets ?? DEFAULT_BUDGETS),
+    deadlines: deps.config.deadlines ?? DEFAULT_DEADLINES,
+    health: deps.health,
+    limited: metrics.limited,
+  });
   const reads = {
     client: deps.client,
-    guard,
+    gate,
     tenant: readerTenant({ client: deps.client, now }),
     cursors: new Cursors(deps.config.cursorKey),
     now,
@@ -83,15 +97,15 @@ export function createApp(deps: AppDeps) {
   registerIngest(app, {
     client: deps.client,
     log: deps.log,
-    guard,
+    gate,
     now,
     ingested: metrics.ingested,
     redactions: metrics.redactions,
   });
   registerQuery(app, reads);
   registerSummary(app, reads);
-  registerStream(app, { hub: deps.hub, guard, tenant: reads.tenant, now });
-  registerRetention(app, { client: deps.client, guard, readiness: deps.readiness, now });
+  registerStream(app, { hub: deps.hub, gate, tenant: reads.tenant, now });
+  registerRetention(app, { client: deps.client, gate, readiness: deps.readiness, now });
   registerExports(app, { ...reads, endpointAllowlist: deps.config.exports.endpointAllowlist });
 
   mountOpenApi(app, deps.version ?? "0.1.0");

@@ -9,12 +9,18 @@ import { createHash } from "node:crypto";
 import path from "node:path";
 import { z } from "zod";
 import { parseAllowlist } from "./destinations/allowlist.ts";
+import { DEFAULT_DEADLINES, type DeadlineSettings } from "./http/admission.ts";
+import { type BudgetSettings, DEFAULT_BUDGETS } from "./http/budgets.ts";
+import { type ConnectionSettings, DEFAULT_CONNECTIONS } from "./http/server.ts";
+import { DEFAULT_HEALTH, type HealthSettings } from "./opensearch/health.ts";
 
 const bool = z
   .enum(["true", "false", "1", "0"], { message: "must be true or false" })
   .transform((v) => v === "true" || v === "1");
 
 const port = z.coerce.number({ message: "must be a port number" }).int().min(0).max(65535);
+
+const positive = (fallback: number, min = 1) => z.coerce.number().int().min(min).default(fallback);
 
 const optionalString = z
   .string()
@@ -42,6 +48,24 @@ const schema = z
     OPENSEARCH_CA_FILE: optionalString,
     OPENSEARCH_TLS_VERIFY: bool.default(true),
     OPENSEARCH_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).default(30_000),
+    OPENSEARCH_PROBE_INTERVAL_MS: positive(DEFAULT_HEALTH.probeIntervalMs, 100),
+    OPENSEARCH_PROBE_TIMEOUT_MS: positive(DEFAULT_HEALTH.probeTimeoutMs, 100),
+
+    RATE_LIMIT_TENANT_PER_SECOND: positive(DEFAULT_BUDGETS.tenantPerSecond),
+    RATE_LIMIT_TENANT_BURST: positive(DEFAULT_BUDGETS.tenantBurst),
+    RATE_LIMIT_SUBJECT_PER_SECOND: positive(DEFAULT_BUDGETS.subjectPerSecond),
+    RATE_LIMIT_SUBJECT_BURST: positive(DEFAULT_BUDGETS.subjectBurst),
+    CONCURRENCY_PER_TENANT: positive(DEFAULT_BUDGETS.tenantConcurrency),
+    CONCURRENCY_TOTAL: positive(DEFAULT_BUDGETS.totalConcurrency),
+    DEADLINE_PAGE_MS: positive(DEFAULT_DEADLINES.pageMs, 100),
+    DEADLINE_AGGREGATION_MS: positive(DEFAULT_DEADLINES.aggregationMs, 100),
+    DEADLINE_INGEST_MS: positive(DEFAULT_DEADLINES.ingestMs, 100),
+
+    HTTP_HEADERS_TIMEOUT_MS: positive(DEFAULT_CONNECTIONS.headersTimeoutMs, 1000),
+    HTTP_REQUEST_TIMEOUT_MS: positive(DEFAULT_CONNECTIONS.requestTimeoutMs, 1000),
+    HTTP_KEEP_ALIVE_TIMEOUT_MS: positive(DEFAULT_CONNECTIONS.keepAliveTimeoutMs, 100),
+    HTTP_MAX_CONNECTIONS: positive(DEFAULT_CONNECTIONS.maxConnections),
+    HTTP_MAX_CONNECTIONS_PER_ADDRESS: positive(DEFAULT_CONNECTIONS.maxPerAddress),
 
     AUDIT_JWT_SECRET: optionalString.pipe(
       z.string().min(32, "must be at least 32 characters (HS256 needs 256 bits)").optional(),
@@ -143,6 +167,24 @@ const schema = z
         path: ["SECRETS_FILE"],
         message: "set SECRETS_FILE or SCAIVAULT_ADDR, not both: secrets come from one place",
       });
+    if (env.RATE_LIMIT_SUBJECT_BURST > env.RATE_LIMIT_TENANT_BURST)
+      ctx.addIssue({
+        code: "custom",
+        path: ["RATE_LIMIT_SUBJECT_BURST"],
+        message: "must not exceed RATE_LIMIT_TENANT_BURST: a caller's budget is part of its tenant's",
+      });
+    if (env.CONCURRENCY_PER_TENANT > env.CONCURRENCY_TOTAL)
+      ctx.addIssue({
+        code: "custom",
+        path: ["CONCURRENCY_PER_TENANT"],
+        message: "must not exceed CONCURRENCY_TOTAL",
+      });
+    if (env.HTTP_HEADERS_TIMEOUT_MS > env.HTTP_REQUEST_TIMEOUT_MS)
+      ctx.addIssue({
+        code: "custom",
+        path: ["HTTP_HEADERS_TIMEOUT_MS"],
+        message: "must not exceed HTTP_REQUEST_TIMEOUT_MS (the whole request includes its headers)",
+      });
     if (env.OPENSEARCH_PASSWORD && !env.OPENSEARCH_USERNAME) {
       ctx.addIssue({
         code: "custom",
@@ -185,6 +227,13 @@ export interface Config {
     readonly tlsVerify: boolean;
     readonly requestTimeoutMs: number;
   };
+  /** The readiness probe that feeds the breaker (opensearch/health). */
+  readonly health: HealthSettings;
+  /** Per-tenant budgets (http/budgets) and request deadlines (http/admission). */
+  readonly budgets: BudgetSettings;
+  readonly deadlines: DeadlineSettings;
+  /** Slow and idle clients, connection caps (http/server). */
+  readonly connections: ConnectionSettings;
   readonly auth: {
     readonly jwtSecret: string | undefined;
     readonly jwksUrl: string | undefined;
@@ -262,6 +311,30 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       caFile: e.OPENSEARCH_CA_FILE,
       tlsVerify: e.OPENSEARCH_TLS_VERIFY,
       requestTimeoutMs: e.OPENSEARCH_REQUEST_TIMEOUT_MS,
+    }),
+    health: Object.freeze({
+      probeIntervalMs: e.OPENSEARCH_PROBE_INTERVAL_MS,
+      probeTimeoutMs: e.OPENSEARCH_PROBE_TIMEOUT_MS,
+    }),
+    budgets: Object.freeze({
+      tenantPerSecond: e.RATE_LIMIT_TENANT_PER_SECOND,
+      tenantBurst: e.RATE_LIMIT_TENANT_BURST,
+      subjectPerSecond: e.RATE_LIMIT_SUBJECT_PER_SECOND,
+      subjectBurst: e.RATE_LIMIT_SUBJECT_BURST,
+      tenantConcurrency: e.CONCURRENCY_PER_TENANT,
+      totalConcurrency: e.CONCURRENCY_TOTAL,
+    }),
+    deadlines: Object.freeze({
+      pageMs: e.DEADLINE_PAGE_MS,
+      aggregationMs: e.DEADLINE_AGGREGATION_MS,
+      ingestMs: e.DEADLINE_INGEST_MS,
+    }),
+    connections: Object.freeze({
+      headersTimeoutMs: e.HTTP_HEADERS_TIMEOUT_MS,
+      requestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_MS,
+      keepAliveTimeoutMs: e.HTTP_KEEP_ALIVE_TIMEOUT_MS,
+      maxConnections: e.HTTP_MAX_CONNECTIONS,
+      maxPerAddress: e.HTTP_MAX_CONNECTIONS_PER_ADDRESS,
     }),
     auth: Object.freeze({
       jwtSecret,

@@ -59,6 +59,11 @@ export class Unavailable extends RetryLater {
   override name = "Unavailable";
 }
 
+/** The request's deadline passed before the store answered; it may still take effect (a retry is safe). (504) */
+export class TimedOut extends Error {
+  override name = "TimedOut";
+}
+
 /** Something that passed validation was refused by the store: a bug or a changed template. (500) */
 export class Internal extends Error {
   override name = "Internal";

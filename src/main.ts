@@ -20,6 +20,7 @@ import { startServer } from "./http/server.ts";
 import { createLogger, type Logger } from "./logger.ts";
 import { loadAssets, PROJECT_ROOT } from "./opensearch/bootstrap.ts";
 import { createOpenSearchClient } from "./opensearch/client.ts";
+import { StoreHealth } from "./opensearch/health.ts";
 import { Readiness } from "./opensearch/readiness.ts";
 
 export interface ServiceHooks {
@@ -39,6 +40,8 @@ export async function runService(env: NodeJS.ProcessEnv, hooks: ServiceHooks = {
 
   const client = createOpenSearchClient(config.opensearch);
   const readiness = new Readiness();
+  const health = new StoreHealth(client, config.health);
+  health.start();
   const shutdown = new AbortController();
   const metrics = createMetrics();
   const purger = config.retention.purge
@@ -76,16 +79,21 @@ export async function runService(env: NodeJS.ProcessEnv, hooks: ServiceHooks = {
     client,
     log,
     readiness,
+    health,
     version,
     metrics,
     verify: createVerifier(config.auth),
   });
-  const server = startServer(app.fetch, { port: config.port, hostname: config.host }, (info) => {
-    log.info(
-      `ScaiVault Audit Log API listening on http://${info.address}:${info.port} (OpenSearch ${config.opensearch.url})`,
-    );
-    if (hooks.notice) log.info(hooks.notice);
-  });
+  const server = startServer(
+    app.fetch,
+    { port: config.port, hostname: config.host, connections: config.connections },
+    (info) => {
+      log.info(
+        `ScaiVault Audit Log API listening on http://${info.address}:${info.port} (OpenSearch ${config.opensearch.url})`,
+      );
+      if (hooks.notice) log.info(hooks.notice);
+    },
+  );
 
   let stopping = false;
   const stop = async (signal: string) => {
@@ -99,6 +107,7 @@ export async function runService(env: NodeJS.ProcessEnv, hooks: ServiceHooks = {
     await closed;
     await exportThread?.stop();
     purger?.stop();
+    health.stop();
     await client.close();
     await hooks.afterStop?.(log);
     process.exit(0);

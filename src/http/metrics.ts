@@ -28,6 +28,8 @@ export interface Metrics {
   purged: Counter;
   /** Tenants' purges that left expired events, by kind of failure. */
   purgeFailures: Counter<"kind">;
+  /** Requests refused with 429 by a tenant's budget, by limit (http/budgets). */
+  limited: Counter<"limit">;
   /** The live tail on this replica. */
   stream: StreamMetrics;
 }
@@ -88,6 +90,12 @@ export function createMetrics(): Metrics {
     labelNames: ["kind"] as const,
     registers: [registry],
   });
+  const limited = new Counter({
+    name: "audit_requests_limited_total",
+    help: "Requests refused with 429 by a budget, by limit: tenant_rate, subject_rate, tenant_concurrency, replica_concurrency",
+    labelNames: ["limit"] as const,
+    registers: [registry],
+  });
   const stream: StreamMetrics = {
     subscribers: new Gauge({
       name: "audit_stream_subscribers",
@@ -112,5 +120,15 @@ export function createMetrics(): Metrics {
       registers: [registry],
     }),
   };
-  return { registry, middleware, ingested, redactions, exportsFinished, purged, purgeFailures, stream };
+  return {
+    registry,
+    middleware,
+    ingested,
+    redactions,
+    exportsFinished,
+    purged,
+    purgeFailures,
+    limited,
+    stream,
+  };
 }

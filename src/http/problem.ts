@@ -14,6 +14,7 @@ import {
   InvalidInput,
   LimitReached,
   NotFound,
+  TimedOut,
   TooLarge,
   Unavailable,
 } from "../errors.ts";
@@ -36,6 +37,7 @@ const TITLES: Record<number, [slug: string, title: string]> = {
   403: ["forbidden", "Forbidden"],
   404: ["not-found", "Not Found"],
   405: ["method-not-allowed", "Method Not Allowed"],
+  408: ["request-timeout", "Request Timeout"],
   409: ["conflict", "Conflict"],
   413: ["payload-too-large", "Payload Too Large"],
   414: ["uri-too-long", "URI Too Long"],
@@ -44,6 +46,7 @@ const TITLES: Record<number, [slug: string, title: string]> = {
   431: ["request-header-fields-too-large", "Request Header Fields Too Large"],
   500: ["internal", "Internal Server Error"],
   503: ["unavailable", "Service Unavailable"],
+  504: ["timeout", "Gateway Timeout"],
 };
 
 export function problemType(status: number): string {
@@ -96,6 +99,8 @@ export function toProblem(err: unknown): {
     return { body: problem(429, err.message), headers: retry(err.retryAfterSeconds), unexpected: false };
   if (err instanceof Unavailable)
     return { body: problem(503, err.message), headers: retry(err.retryAfterSeconds), unexpected: false };
+  if (err instanceof TimedOut)
+    return { body: problem(504, err.message), headers: retry(1), unexpected: false };
   // A bug or a changed template: said plainly, and logged as unexpected.
   if (err instanceof Internal) return { body: problem(500, err.message), headers: {}, unexpected: true };
   if (

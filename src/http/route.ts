@@ -11,13 +11,11 @@ import { createRoute, type RouteConfig, z } from "@hono/zod-openapi";
 import type { Context, MiddlewareHandler } from "hono";
 import { type FieldError, InvalidInput } from "../errors.ts";
 import { issuesToFields } from "../filters/filters.ts";
+import type { Gate, Load } from "./admission.ts";
 import type { Scope } from "./auth.ts";
 import type { AppEnv } from "./env.ts";
 import { parseJson } from "./json.ts";
 import { problemResponse } from "./openapi.ts";
-
-/** Verifies the token and its scope (401/403); built once per app from its verifier. */
-export type Guard = (scope: Scope) => MiddlewareHandler<AppEnv>;
 
 type Spec = Omit<RouteConfig, "security" | "middleware">;
 
@@ -26,8 +24,23 @@ const common = (scope: Scope) => ({
   400: problemResponse("A parameter or the body is invalid; `errors[].field` names each problem"),
   401: problemResponse("Missing or invalid token"),
   403: problemResponse(`The token lacks ${scope}`),
+  429: limitedResponse,
   503: problemResponse("OpenSearch is unavailable; retry after Retry-After"),
+  504: problemResponse("OpenSearch did not answer within the request's deadline; retry after Retry-After"),
 });
+
+/** A 429 from the tenant's budget (http/budgets), with the headers that say when to come back. */
+const limitedResponse = {
+  ...problemResponse("A limit of this tenant or caller is reached; retry after Retry-After"),
+  headers: {
+    "Retry-After": { description: "Seconds to wait", schema: { type: "integer" as const } },
+    "RateLimit-Policy": {
+      description: "The quotas (draft-ietf-httpapi-ratelimit-headers), in cost units",
+      schema: { type: "string" as const },
+    },
+    RateLimit: { description: "What is left of each quota", schema: { type: "string" as const } },
+  },
+};
 
 /** The query of a route that takes no parameters: any parameter is unknown. */
 const NO_PARAMETERS = z.strictObject({});
@@ -39,12 +52,15 @@ type WithQuery<R extends Spec> = Omit<R, "request"> & {
     : NonNullable<R["request"]> & { query: typeof NO_PARAMETERS };
 };
 
-/** A route that requires `scope`, declared once for the document and the guard. */
+/**
+ * A route that requires `scope`, declared once for the document, the guard and the budget. `load`:
+ * what a request costs and which deadline fits it (http/admission); `middleware` runs after both.
+ */
 export function secured<const R extends Spec>(
-  guard: Guard,
+  gate: Gate,
   scope: Scope,
   route: R,
-  middleware: MiddlewareHandler<AppEnv>[] = [],
+  opts: Load & { middleware?: MiddlewareHandler<AppEnv>[] } = {},
 ) {
   const withQuery = {
     ...route,
@@ -54,7 +70,7 @@ export function secured<const R extends Spec>(
   return createRoute({
     ...withQuery,
     security: [{ bearer: [scope] }],
-    middleware: [guard(scope), ...middleware],
+    middleware: [gate.guard(scope), gate.admit(opts), ...(opts.middleware ?? [])],
   });
 }
 

@@ -14,6 +14,7 @@
 import { readFileSync } from "node:fs";
 import { Client } from "@opensearch-project/opensearch";
 import type { Config } from "../config.ts";
+import { DeadlineTransport } from "./deadline.ts";
 
 export function createOpenSearchClient(opts: Partial<Config["opensearch"]> & { url: string }): Client {
   return new Client({
@@ -24,8 +25,8 @@ export function createOpenSearchClient(opts: Partial<Config["opensearch"]> & { u
       ...(opts.caFile ? { ca: readFileSync(opts.caFile) } : {}),
     },
     requestTimeout: opts.requestTimeoutMs ?? 30_000,
-
-    // Fail fast: the API answers 503 with Retry-After rather than holding a client for ages.
+    // Within a request, the request's deadline and the breaker decide (opensearch/deadline).
+    Transport: DeadlineTransport,
     maxRetries: 2,
     disablePrototypePoisoningProtection: true,
   });

@@ -2,10 +2,13 @@ import { Writable } from "node:stream";
 import { mintToken } from "../../dev/token.ts";
 import { createApp } from "../../src/app.ts";
 import { StreamHub, type StreamSettings } from "../../src/features/stream/stream.hub.ts";
+import type { DeadlineSettings } from "../../src/http/admission.ts";
 import { createVerifier } from "../../src/http/auth.ts";
+import type { BudgetSettings } from "../../src/http/budgets.ts";
 import { createMetrics } from "../../src/http/metrics.ts";
 import { createLogger } from "../../src/logger.ts";
 import { createOpenSearchClient } from "../../src/opensearch/client.ts";
+import { type HealthSettings, StoreHealth } from "../../src/opensearch/health.ts";
 import { Readiness } from "../../src/opensearch/readiness.ts";
 
 /** An app wired to `url`, with its log lines captured for assertions. */
@@ -44,11 +47,17 @@ export function testApp(
     stream?: Partial<StreamSettings>;
     /** Longest token lifetime the app accepts (default: the service's, a day). */
     tokenMaxLifetimeSec?: number;
+    budgets?: BudgetSettings;
+    deadlines?: DeadlineSettings;
+    /** The breaker's probe settings; its background probe runs only when given. */
+    health?: HealthSettings;
   } = {},
 ) {
   const { log, lines } = capturedLogger();
   const client = createOpenSearchClient({ url });
   const readiness = new Readiness();
+  const health = new StoreHealth(client, opts.health);
+  if (opts.health) health.start();
   const metrics = createMetrics();
   const hub = new StreamHub({
     client,
@@ -63,18 +72,21 @@ export function testApp(
       bodyLimitBytes: opts.bodyLimitBytes ?? 10 * 1024 * 1024,
       cursorKey: Buffer.from(TEST_SECRET),
       exports: { endpointAllowlist: opts.endpointAllowlist ?? [] },
+      ...(opts.budgets ? { budgets: opts.budgets } : {}),
+      ...(opts.deadlines ? { deadlines: opts.deadlines } : {}),
     },
 
     client,
     log,
     readiness,
+    health,
     verify: createVerifier({
       jwtSecret: TEST_SECRET,
       ...(opts.tokenMaxLifetimeSec ? { maxLifetimeSec: opts.tokenMaxLifetimeSec } : {}),
     }),
     ...(opts.now ? { now: opts.now } : {}),
   });
-  return { app, client, readiness, lines, hub, metrics };
+  return { app, client, readiness, lines, hub, metrics, health };
 }
 
 /** A logger whose JSON lines are kept for assertions. */

@@ -9,10 +9,11 @@ import type { Client } from "@opensearch-project/opensearch";
 import { inlineCredentials } from "../../destinations/credentials.ts";
 import { invalidField } from "../../errors.ts";
 import { text } from "../../filters/filters.ts";
+import type { Gate } from "../../http/admission.ts";
 import type { Cursors } from "../../http/cursor.ts";
 import type { AppEnv } from "../../http/env.ts";
 import { problemResponse } from "../../http/openapi.ts";
-import { exactJson, type Guard, secured } from "../../http/route.ts";
+import { exactJson, secured } from "../../http/route.ts";
 import { toView } from "./exports.jobs.ts";
 import {
   CreatedExportSchema,
@@ -26,7 +27,7 @@ import { cancelExport, createExport, getExport, listExports } from "./exports.se
 
 export interface ExportsDeps {
   client: Client;
-  guard: Guard;
+  gate: Gate;
   cursors: Cursors;
   now: () => Date;
   endpointAllowlist: readonly string[];
@@ -37,7 +38,7 @@ const notFound = { 404: problemResponse("No such export for this tenant") };
 
 export function registerExports(app: OpenAPIHono<AppEnv>, deps: ExportsDeps): void {
   const create = secured(
-    deps.guard,
+    deps.gate,
     "audit:export",
     {
       method: "post",
@@ -56,7 +57,7 @@ export function registerExports(app: OpenAPIHono<AppEnv>, deps: ExportsDeps): vo
         415: problemResponse("Not application/json"),
       },
     },
-    [exactJson(inlineCredentials)],
+    { cost: () => 4, middleware: [exactJson(inlineCredentials)] },
   );
   app.openapi(create, async (c) => {
     const job = await createExport(deps.client, c.var.principal, c.req.valid("json"), {
@@ -67,7 +68,7 @@ export function registerExports(app: OpenAPIHono<AppEnv>, deps: ExportsDeps): vo
     return c.json({ export_id: job.export_id, status: "pending" as const, created_at: job.created_at }, 202);
   });
 
-  const list = secured(deps.guard, "audit:export", {
+  const list = secured(deps.gate, "audit:export", {
     method: "get",
     path: "/v1/audit/exports",
     tags: ["exports"],
@@ -125,7 +126,7 @@ export function registerExports(app: OpenAPIHono<AppEnv>, deps: ExportsDeps): vo
     );
   });
 
-  const get = secured(deps.guard, "audit:export", {
+  const get = secured(deps.gate, "audit:export", {
     method: "get",
     path: "/v1/audit/exports/{id}",
     tags: ["exports"],
@@ -140,7 +141,7 @@ export function registerExports(app: OpenAPIHono<AppEnv>, deps: ExportsDeps): vo
     c.json(toView(await getExport(deps.client, c.var.principal.tenant, c.req.valid("param").id)), 200),
   );
 
-  const cancel = secured(deps.guard, "audit:export", {
+  const cancel = secured(deps.gate, "audit:export", {
     method: "delete",
     path: "/v1/audit/exports/{id}",
     tags: ["exports"],

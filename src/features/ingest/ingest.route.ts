@@ -5,12 +5,12 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import { monotonicFactory } from "ulid";
 import type { NormalizedEvent } from "../../events/event.mapping.ts";
+import { bodyCost, type Gate } from "../../http/admission.ts";
 import type { AppEnv } from "../../http/env.ts";
 import type { Metrics } from "../../http/metrics.ts";
-
 import { problemResponse } from "../../http/openapi.ts";
 import { ProblemError } from "../../http/problem.ts";
-import { type Guard, secured } from "../../http/route.ts";
+import { secured } from "../../http/route.ts";
 import { type BodyFormat, parseBatch, rawEvents } from "./ingest.parse.ts";
 import { IngestRequestSchema, type IngestResponse, IngestResponseSchema } from "./ingest.schema.ts";
 import { type IngestDeps, ingestEvents } from "./ingest.service.ts";
@@ -27,42 +27,47 @@ function bodyFormat(contentType: string | undefined): BodyFormat {
 
 export function registerIngest(
   app: OpenAPIHono<AppEnv>,
-  deps: IngestDeps & { guard: Guard; ingested: Metrics["ingested"]; redactions: Metrics["redactions"] },
+  deps: IngestDeps & { gate: Gate; ingested: Metrics["ingested"]; redactions: Metrics["redactions"] },
 ): void {
   const newId = monotonicFactory();
   // The documented exception to "the schema is the validator": events are validated one by one
   // (ingest.parse), so one bad event does not reject the batch, and NDJSON is parsed line by line.
   // The body's schema is referenced, not attached, so no whole-body validator runs first.
   app.openAPIRegistry.register("IngestRequest", IngestRequestSchema);
-  const route = secured(deps.guard, "audit:write", {
-    method: "post",
-    path: "/v1/audit/events",
-    tags: ["ingest"],
-    summary: "Record audit events",
-    description:
-      "Writes 1–10,000 events (10 MiB at most) for the token's tenant. `id` is the idempotency key: the first write of an id wins, " +
-      "later copies count as duplicates. 200 means every accepted event is durably stored and visible to queries within 2 s. " +
-      "503 (or 429) with Retry-After means nothing was acknowledged: retry the same batch.",
-    request: {
-      body: {
-        required: true,
-        content: {
-          "application/json": { schema: { $ref: "#/components/schemas/IngestRequest" } },
-          "application/x-ndjson": {
-            schema: { type: "string", description: "One IngestEvent JSON object per line." },
+  const route = secured(
+    deps.gate,
+    "audit:write",
+    {
+      method: "post",
+      path: "/v1/audit/events",
+      tags: ["ingest"],
+      summary: "Record audit events",
+      description:
+        "Writes 1–10,000 events (10 MiB at most) for the token's tenant. `id` is the idempotency key: the first write of an id wins, " +
+        "later copies count as duplicates. 200 means every accepted event is durably stored and visible to queries within 2 s. " +
+        "503 (or 429) with Retry-After means nothing was acknowledged: retry the same batch.",
+      request: {
+        body: {
+          required: true,
+          content: {
+            "application/json": { schema: { $ref: "#/components/schemas/IngestRequest" } },
+            "application/x-ndjson": {
+              schema: { type: "string", description: "One IngestEvent JSON object per line." },
+            },
           },
         },
       },
+      responses: {
+        200: { description: "Written", content: { "application/json": { schema: IngestResponseSchema } } },
+        400: problemResponse("The body or a tenant field is invalid"),
+        413: problemResponse("More than 10,000 events or 10 MiB"),
+        415: problemResponse("Not JSON or NDJSON"),
+        429: problemResponse("OpenSearch is overloaded; nothing acknowledged"),
+        503: problemResponse("OpenSearch is unavailable; nothing acknowledged"),
+      },
     },
-    responses: {
-      200: { description: "Written", content: { "application/json": { schema: IngestResponseSchema } } },
-      400: problemResponse("The body or a tenant field is invalid"),
-      413: problemResponse("More than 10,000 events or 10 MiB"),
-      415: problemResponse("Not JSON or NDJSON"),
-      429: problemResponse("OpenSearch is overloaded; nothing acknowledged"),
-      503: problemResponse("OpenSearch is unavailable; nothing acknowledged"),
-    },
-  });
+    { cost: bodyCost, deadline: "ingest" },
+  );
   app.openapi(route, async (c) => {
     const format = bodyFormat(c.req.header("Content-Type"));
     const batch = await parseBatch(rawEvents(await c.req.text(), format), () => newId());

@@ -3,8 +3,8 @@
  * Liveness and readiness. Neither is audited (see API.md: health checks are never recorded).
  */
 import { createRoute, OpenAPIHono, z } from "@hono/zod-openapi";
-import type { Client } from "@opensearch-project/opensearch";
 import type { Registry } from "prom-client";
+import type { StoreHealth } from "../../opensearch/health.ts";
 import type { Readiness } from "../../opensearch/readiness.ts";
 import { HealthSchema, ReadinessSchema } from "./ops.schema.ts";
 
@@ -40,24 +40,15 @@ const metrics = createRoute({
   },
 });
 
-/** A short ping: readiness must answer fast even when OpenSearch hangs. */
-async function opensearchUp(client: Client): Promise<boolean> {
-  try {
-    const res = await client.cluster.health({ timeout: "1s" }, { requestTimeout: 2000, maxRetries: 0 });
-    return res.body.status !== "red";
-  } catch {
-    return false;
-  }
-}
-
-export function opsRoutes(deps: { client: Client; readiness: Readiness; metrics: Registry }) {
+export function opsRoutes(deps: { health: StoreHealth; readiness: Readiness; metrics: Registry }) {
   return new OpenAPIHono()
     .openapi(metrics, async (c) =>
       c.text(await deps.metrics.metrics(), 200, { "Content-Type": deps.metrics.contentType }),
     )
     .openapi(healthz, (c) => c.json({ status: "ok" as const }, 200))
     .openapi(readyz, async (c) => {
-      const up = await opensearchUp(deps.client);
+      // The breaker's own probe: readiness and the breaker never disagree (opensearch/health).
+      const up = await deps.health.probe();
       const result = deps.readiness.result;
       const bootstrap = result ? "done" : deps.readiness.lastError ? "failed" : "pending";
       const checks = {

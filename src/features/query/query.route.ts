@@ -10,10 +10,11 @@ import type { Client } from "@opensearch-project/opensearch";
 import type { Context } from "hono";
 import type { SortKey } from "../../events/event.mapping.ts";
 import { FILTER_PARAMS, filterQuery, type RawFilters, text } from "../../filters/filters.ts";
+import { type Gate, pageCost } from "../../http/admission.ts";
 import type { Cursors } from "../../http/cursor.ts";
 import type { AppEnv } from "../../http/env.ts";
 import { readPage } from "../../http/paging.ts";
-import { catchAll, type Guard, secured } from "../../http/route.ts";
+import { catchAll, secured } from "../../http/route.ts";
 import type { Tenant } from "../../tenancy/tenant-scope.ts";
 import {
   EventsPageSchema,
@@ -25,7 +26,7 @@ import { findEvents, findPaths } from "./query.service.ts";
 
 export interface QueryDeps {
   client: Client;
-  guard: Guard;
+  gate: Gate;
   /** The caller's tenant with its retention cut-off (resolved per request). */
   tenant: (c: Context<AppEnv>) => Promise<Tenant>;
   cursors: Cursors;
@@ -56,58 +57,76 @@ export function registerQuery(app: OpenAPIHono<AppEnv>, deps: QueryDeps): void {
     return { entries: result.entries, next_cursor: result.next ? page.cursorFor(result.next) : null };
   }
 
-  const logs = secured(deps.guard, "audit:read", {
-    method: "get",
-    path: "/v1/audit/logs",
-    tags: ["query"],
-    summary: "Query audit events",
-    description:
-      "Events matching every given filter, newest first. Unknown parameters, malformed values and a reversed window are a 400 naming the parameter.",
-    request: { query: query() },
-    responses: {
-      200: { description: "A page of events", content: { "application/json": { schema: EventsPageSchema } } },
-    },
-  });
-  app.openapi(logs, async (c) => c.json(await eventsPage(c, c.req.valid("query") as PagedQuery), 200));
-
-  const secret = secured(deps.guard, "audit:read", {
-    method: "get",
-    path: "/v1/audit/secrets/{path}",
-    tags: ["trails"],
-    summary: "Every event on one secret path",
-    description:
-      "Exactly that path (it may contain `/`), newest first. Takes every /logs filter but path_prefix.",
-    request: {
-      params: z.object({ path: text().openapi({ example: "prod/payments/db-password" }) }),
-      query: query(withoutPrefix),
-    },
-    responses: {
-      200: {
-        description: "A page of the secret's events",
-        content: { "application/json": { schema: SecretTrailSchema } },
+  const logs = secured(
+    deps.gate,
+    "audit:read",
+    {
+      method: "get",
+      path: "/v1/audit/logs",
+      tags: ["query"],
+      summary: "Query audit events",
+      description:
+        "Events matching every given filter, newest first. Unknown parameters, malformed values and a reversed window are a 400 naming the parameter.",
+      request: { query: query() },
+      responses: {
+        200: {
+          description: "A page of events",
+          content: { "application/json": { schema: EventsPageSchema } },
+        },
       },
     },
-  });
+    { cost: pageCost },
+  );
+  app.openapi(logs, async (c) => c.json(await eventsPage(c, c.req.valid("query") as PagedQuery), 200));
+
+  const secret = secured(
+    deps.gate,
+    "audit:read",
+    {
+      method: "get",
+      path: "/v1/audit/secrets/{path}",
+      tags: ["trails"],
+      summary: "Every event on one secret path",
+      description:
+        "Exactly that path (it may contain `/`), newest first. Takes every /logs filter but path_prefix.",
+      request: {
+        params: z.object({ path: text().openapi({ example: "prod/payments/db-password" }) }),
+        query: query(withoutPrefix),
+      },
+      responses: {
+        200: {
+          description: "A page of the secret's events",
+          content: { "application/json": { schema: SecretTrailSchema } },
+        },
+      },
+    },
+    { cost: pageCost },
+  );
   app.openapi(catchAll(app, secret, "path"), async (c) => {
     const { path } = c.req.valid("param");
     return c.json({ path, ...(await eventsPage(c, c.req.valid("query") as PagedQuery, { path })) }, 200);
   });
 
-  const identityPaths = secured(deps.guard, "audit:read", {
-    method: "get",
-    path: "/v1/audit/identities/{identity_id}/paths",
-    tags: ["trails"],
-    summary: "Each distinct path an identity touched (offboarding)",
-    description:
-      "Paths in ascending order with per-action counts and the first and last time, for the matching events. `limit` counts paths. Takes every /logs filter but identity_id and identity_type.",
-    request: { params: identityParams, query: query(withoutIdentity) },
-    responses: {
-      200: {
-        description: "A page of paths",
-        content: { "application/json": { schema: IdentityPathsSchema } },
+  const identityPaths = secured(
+    deps.gate,
+    "audit:read",
+    {
+      method: "get",
+      path: "/v1/audit/identities/{identity_id}/paths",
+      tags: ["trails"],
+      summary: "Each distinct path an identity touched (offboarding)",
+      description:
+        "Paths in ascending order with per-action counts and the first and last time, for the matching events. `limit` counts paths. Takes every /logs filter but identity_id and identity_type.",
+      request: { params: identityParams, query: query(withoutIdentity) },
+      responses: {
+        200: {
+          description: "A page of paths",
+          content: { "application/json": { schema: IdentityPathsSchema } },
+        },
       },
     },
-  });
+    { cost: pageCost },
+  );
   app.openapi(identityPaths, async (c) => {
     const { identity_id } = c.req.valid("param");
     const page = readPage<string>(c, deps.cursors, deps.now(), c.req.valid("query") as PagedQuery, {
@@ -123,20 +142,25 @@ export function registerQuery(app: OpenAPIHono<AppEnv>, deps: QueryDeps): void {
     );
   });
 
-  const identity = secured(deps.guard, "audit:read", {
-    method: "get",
-    path: "/v1/audit/identities/{identity_id}",
-    tags: ["trails"],
-    summary: "Every action of one identity",
-    description: "Newest first. Takes every /logs filter but identity_id and identity_type.",
-    request: { params: identityParams, query: query(withoutIdentity) },
-    responses: {
-      200: {
-        description: "A page of the identity's events",
-        content: { "application/json": { schema: IdentityTrailSchema } },
+  const identity = secured(
+    deps.gate,
+    "audit:read",
+    {
+      method: "get",
+      path: "/v1/audit/identities/{identity_id}",
+      tags: ["trails"],
+      summary: "Every action of one identity",
+      description: "Newest first. Takes every /logs filter but identity_id and identity_type.",
+      request: { params: identityParams, query: query(withoutIdentity) },
+      responses: {
+        200: {
+          description: "A page of the identity's events",
+          content: { "application/json": { schema: IdentityTrailSchema } },
+        },
       },
     },
-  });
+    { cost: pageCost },
+  );
   app.openapi(identity, async (c) => {
     const { identity_id } = c.req.valid("param");
     return c.json(

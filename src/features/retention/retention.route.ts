@@ -6,9 +6,10 @@
  */
 import { type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Client } from "@opensearch-project/opensearch";
+import type { Gate } from "../../http/admission.ts";
 import type { AppEnv } from "../../http/env.ts";
 import { problemResponse } from "../../http/openapi.ts";
-import { exactJson, type Guard, secured } from "../../http/route.ts";
+import { exactJson, secured } from "../../http/route.ts";
 import type { Readiness } from "../../opensearch/readiness.ts";
 import {
   DEFAULT_RETENTION_DAYS,
@@ -20,7 +21,7 @@ import {
 
 export interface RetentionDeps {
   client: Client;
-  guard: Guard;
+  gate: Gate;
   readiness: Readiness;
   now: () => Date;
 }
@@ -87,7 +88,7 @@ export function registerRetention(app: OpenAPIHono<AppEnv>, deps: RetentionDeps)
     };
   };
 
-  const get = secured(deps.guard, "audit:read", {
+  const get = secured(deps.gate, "audit:read", {
     method: "get",
     path: "/v1/audit/retention",
     tags: ["retention"],
@@ -114,7 +115,7 @@ export function registerRetention(app: OpenAPIHono<AppEnv>, deps: RetentionDeps)
   });
 
   const put = secured(
-    deps.guard,
+    deps.gate,
     "audit:admin",
     {
       method: "put",
@@ -130,7 +131,7 @@ export function registerRetention(app: OpenAPIHono<AppEnv>, deps: RetentionDeps)
         415: problemResponse("Not application/json"),
       },
     },
-    [exactJson()],
+    { middleware: [exactJson()] },
   );
   app.openapi(put, async (c) => {
     const body = c.req.valid("json");

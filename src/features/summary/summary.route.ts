@@ -8,10 +8,11 @@ import type { Context } from "hono";
 import { invalidField } from "../../errors.ts";
 import { isoMicros } from "../../events/time.ts";
 import { type Filters, filterQuery, type RawFilters, resolve, text } from "../../filters/filters.ts";
+import { type Gate, windowCost } from "../../http/admission.ts";
 import type { Cursors } from "../../http/cursor.ts";
 import type { AppEnv } from "../../http/env.ts";
 import { readPage } from "../../http/paging.ts";
-import { type Guard, secured } from "../../http/route.ts";
+import { secured } from "../../http/route.ts";
 import type { Tenant } from "../../tenancy/tenant-scope.ts";
 import { defaultInterval, INTERVALS, type Interval, intervalMs, isInterval } from "./intervals.ts";
 import type { GroupBy, WindowMs } from "./summary.query.ts";
@@ -20,7 +21,7 @@ import { anomalies, oldestMatching, series, summarize } from "./summary.service.
 
 export interface SummaryDeps {
   client: Client;
-  guard: Guard;
+  gate: Gate;
   /** The caller's tenant with its retention cut-off (resolved per request). */
   tenant: (c: Context<AppEnv>) => Promise<Tenant>;
   cursors: Cursors;
@@ -92,96 +93,111 @@ function pickInterval(given: unknown, w: WindowMs, field = "interval"): Interval
 }
 
 export function registerSummary(app: OpenAPIHono<AppEnv>, deps: SummaryDeps): void {
-  const summaryRoute = secured(deps.guard, "audit:read", {
-    method: "get",
-    path: "/v1/audit/summary",
-    tags: ["summary"],
-    summary: "Summary statistics for dashboards and baselines",
-    description:
-      "Counts over the events matching every /logs filter (no limit/cursor). Without `from` the window starts at the tenant's oldest matching event. " +
-      "`interval` defaults to the smallest giving at most ~200 buckets.",
-    request: {
-      query: filterQuery({
-        now: deps.now,
-        extra: {
-          interval: interval(),
-          top: wholeNumber(1, 100, "Length of the top lists, 1–100, default 10."),
-        },
-      }),
+  const summaryRoute = secured(
+    deps.gate,
+    "audit:read",
+    {
+      method: "get",
+      path: "/v1/audit/summary",
+      tags: ["summary"],
+      summary: "Summary statistics for dashboards and baselines",
+      description:
+        "Counts over the events matching every /logs filter (no limit/cursor). Without `from` the window starts at the tenant's oldest matching event. " +
+        "`interval` defaults to the smallest giving at most ~200 buckets.",
+      request: {
+        query: filterQuery({
+          now: deps.now,
+          extra: {
+            interval: interval(),
+            top: wholeNumber(1, 100, "Length of the top lists, 1–100, default 10."),
+          },
+        }),
+      },
+      responses: {
+        200: { description: "The summary", content: { "application/json": { schema: SummarySchema } } },
+      },
     },
-    responses: {
-      200: { description: "The summary", content: { "application/json": { schema: SummarySchema } } },
-    },
-  });
+    { cost: windowCost(deps.now), deadline: "aggregation" },
+  );
 
-  const seriesRoute = secured(deps.guard, "audit:read", {
-    method: "get",
-    path: "/v1/audit/summary/series",
-    tags: ["summary"],
-    summary: "Per-entity time series (for anomaly-baseline jobs)",
-    description:
-      "For each entity (identity, path, action or source IP) with matching events: counts and failures per interval over the window, empty buckets included. " +
-      "Paged over entities in key order (`limit` entities, default 100; fewer when each series is long: one request makes at most 50,000 buckets); the cursor keeps page one's window and interval.",
-    request: {
-      query: filterQuery({
-        now: deps.now,
-        paging: { issued: (s) => deps.cursors.issued(s) },
-        extra: { group_by: oneOf(SERIES_GROUPS), interval: interval() },
-      }),
+  const seriesRoute = secured(
+    deps.gate,
+    "audit:read",
+    {
+      method: "get",
+      path: "/v1/audit/summary/series",
+      tags: ["summary"],
+      summary: "Per-entity time series (for anomaly-baseline jobs)",
+      description:
+        "For each entity (identity, path, action or source IP) with matching events: counts and failures per interval over the window, empty buckets included. " +
+        "Paged over entities in key order (`limit` entities, default 100; fewer when each series is long: one request makes at most 50,000 buckets); the cursor keeps page one's window and interval.",
+      request: {
+        query: filterQuery({
+          now: deps.now,
+          paging: { issued: (s) => deps.cursors.issued(s) },
+          extra: { group_by: oneOf(SERIES_GROUPS), interval: interval() },
+        }),
+      },
+      responses: {
+        200: { description: "A page of series", content: { "application/json": { schema: SeriesSchema } } },
+      },
     },
-    responses: {
-      200: { description: "A page of series", content: { "application/json": { schema: SeriesSchema } } },
-    },
-  });
+    { cost: windowCost(deps.now), deadline: "aggregation" },
+  );
 
-  const anomaliesRoute = secured(deps.guard, "audit:read", {
-    method: "get",
-    path: "/v1/audit/anomalies",
-    tags: ["summary"],
-    summary: "Entities whose activity departs from their own trailing baseline",
-    description:
-      "For each identity or path active in [from, to) or in the baseline before it (up to 1,000, busiest first; fewer when the baseline has many slots): the count in the window against the counts in " +
-      "each window-long slot of the baseline period that ends at `from`. Flagged when |z| ≥ threshold and the larger of observed and mean is at least " +
-      "min_count; an entity with no baseline activity is reported as `new` once it reaches min_count. Every /logs filter applies to both periods.",
-    request: {
-      query: filterQuery({
-        now: deps.now,
-        required: ["from", "to"],
-        extra: {
-          group_by: oneOf(ANOMALY_GROUPS),
-          baseline: text()
-            .refine(
-              (s) => (parseDuration(s) ?? 0) > 0,
-              "must be an ISO 8601 duration in weeks, days or hours, e.g. P28D, P4W, PT72H",
-            )
-            .optional()
-            .openapi({
-              type: "string",
-              pattern: "^P(\\d+W|\\d+D|T\\d+H)$",
-              description:
-                "How far back the baseline reaches before `from` (at least the window's length; at most 1,000 window-long slots), default P28D.",
-            }),
-          threshold: text()
-            .refine(
-              (s) => /^\d+(\.\d+)?$/.test(s) && Number(s) > 0 && Number(s) <= 100,
-              "must be a number above 0 and at most 100",
-            )
-            .transform(Number)
-            .optional()
-            .openapi({
-              type: "number",
-              exclusiveMinimum: 0,
-              maximum: 100,
-              description: "|z| at or above which an entity is reported, default 3.",
-            }),
-          min_count: wholeNumber(1, 1_000_000, "Ignore entities quieter than this, default 5."),
-        },
-      }),
+  const anomaliesRoute = secured(
+    deps.gate,
+    "audit:read",
+    {
+      method: "get",
+      path: "/v1/audit/anomalies",
+      tags: ["summary"],
+      summary: "Entities whose activity departs from their own trailing baseline",
+      description:
+        "For each identity or path active in [from, to) or in the baseline before it (up to 1,000, busiest first; fewer when the baseline has many slots): the count in the window against the counts in " +
+        "each window-long slot of the baseline period that ends at `from`. Flagged when |z| ≥ threshold and the larger of observed and mean is at least " +
+        "min_count; an entity with no baseline activity is reported as `new` once it reaches min_count. Every /logs filter applies to both periods.",
+      request: {
+        query: filterQuery({
+          now: deps.now,
+          required: ["from", "to"],
+          extra: {
+            group_by: oneOf(ANOMALY_GROUPS),
+            baseline: text()
+              .refine(
+                (s) => (parseDuration(s) ?? 0) > 0,
+                "must be an ISO 8601 duration in weeks, days or hours, e.g. P28D, P4W, PT72H",
+              )
+              .optional()
+              .openapi({
+                type: "string",
+                pattern: "^P(\\d+W|\\d+D|T\\d+H)$",
+                description:
+                  "How far back the baseline reaches before `from` (at least the window's length; at most 1,000 window-long slots), default P28D.",
+              }),
+            threshold: text()
+              .refine(
+                (s) => /^\d+(\.\d+)?$/.test(s) && Number(s) > 0 && Number(s) <= 100,
+                "must be a number above 0 and at most 100",
+              )
+              .transform(Number)
+              .optional()
+              .openapi({
+                type: "number",
+                exclusiveMinimum: 0,
+                maximum: 100,
+                description: "|z| at or above which an entity is reported, default 3.",
+              }),
+            min_count: wholeNumber(1, 1_000_000, "Ignore entities quieter than this, default 5."),
+          },
+        }),
+      },
+      responses: {
+        200: { description: "The anomalies", content: { "application/json": { schema: AnomaliesSchema } } },
+      },
     },
-    responses: {
-      200: { description: "The anomalies", content: { "application/json": { schema: AnomaliesSchema } } },
-    },
-  });
+    { cost: windowCost(deps.now), deadline: "aggregation" },
+  );
 
   app.openapi(summaryRoute, async (c) => {
     const q = c.req.valid("query") as RawFilters & { interval?: Interval; top?: number };
