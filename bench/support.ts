@@ -20,12 +20,57 @@ export interface BenchEnv {
   /** The service process (for its memory figures). */
   apiPid: number;
   secret: string;
+  /** Starts another service process on the same cluster (other settings, say); stopped by `close`. */
+  anotherApi(serviceEnv: Record<string, string>): Promise<{ apiUrl: string; stop(): Promise<void> }>;
   close(): Promise<void>;
 }
 
-/** `serviceEnv` adds to the service's environment (export settings, say). */
-export async function benchEnv(serviceEnv: Record<string, string> = {}): Promise<BenchEnv> {
-  const secret = "bench-secret-bench-secret-bench-secret";
+const BENCH_SECRET = "bench-secret-bench-secret-bench-secret";
+
+/** The service as its own process on a free port, ready. */
+async function startApi(opensearchUrl: string, serviceEnv: Record<string, string>) {
+  const port = await freePort();
+  const svc = startService({
+    OPENSEARCH_URL: opensearchUrl,
+    AUDIT_JWT_SECRET: BENCH_SECRET,
+    PORT: String(port),
+    LOG_LEVEL: "warn",
+    ...serviceEnv,
+  });
+  const apiUrl = `http://127.0.0.1:${port}`;
+  await waitForStatus(`${apiUrl}/readyz`, 200, 120_000, svc.output);
+  return {
+    apiUrl,
+    pid: svc.child.pid as number,
+    stop: async () => {
+      if (svc.child.exitCode !== null) return;
+      svc.child.kill("SIGTERM");
+      await new Promise((r) => svc.child.once("exit", r));
+    },
+  };
+}
+
+/**
+ * Budgets so large they never refuse: the throughput benches measure the path, not the policy
+ * (bench/load measures the policy, with the defaults).
+ */
+export const LIFTED_BUDGETS: Record<string, string> = {
+  RATE_LIMIT_TENANT_PER_SECOND: "1000000",
+  RATE_LIMIT_TENANT_BURST: "1000000",
+  RATE_LIMIT_SUBJECT_PER_SECOND: "1000000",
+  RATE_LIMIT_SUBJECT_BURST: "1000000",
+  CONCURRENCY_PER_TENANT: "1000000",
+  CONCURRENCY_TOTAL: "1000000",
+};
+
+/**
+ * `serviceEnv` adds to the service's environment (export settings, say); budgets are lifted unless
+ * `budgets` is "default".
+ */
+export async function benchEnv(
+  serviceEnv: Record<string, string> = {},
+  budgets: "lifted" | "default" = "lifted",
+): Promise<BenchEnv> {
   let stopCluster = async () => {};
   let opensearchUrl = process.env.OPENSEARCH_URL;
   if (!opensearchUrl) {
@@ -47,24 +92,23 @@ export async function benchEnv(serviceEnv: Record<string, string> = {}): Promise
       await rm(dataDir, { recursive: true, force: true });
     };
   }
-  const port = await freePort();
-  const svc = startService({
-    OPENSEARCH_URL: opensearchUrl,
-    AUDIT_JWT_SECRET: secret,
-    PORT: String(port),
-    LOG_LEVEL: "warn",
+  const api = await startApi(opensearchUrl, {
+    ...(budgets === "lifted" ? LIFTED_BUDGETS : {}),
     ...serviceEnv,
   });
-  const apiUrl = `http://127.0.0.1:${port}`;
-  await waitForStatus(`${apiUrl}/readyz`, 200, 120_000, svc.output);
+  const others: { stop(): Promise<void> }[] = [];
   return {
     opensearchUrl,
-    apiUrl,
-    apiPid: svc.child.pid as number,
-    secret,
+    apiUrl: api.apiUrl,
+    apiPid: api.pid,
+    secret: BENCH_SECRET,
+    anotherApi: async (env) => {
+      const other = await startApi(opensearchUrl as string, env);
+      others.push(other);
+      return other;
+    },
     close: async () => {
-      svc.child.kill("SIGTERM");
-      await new Promise((r) => svc.child.once("exit", r));
+      await Promise.all([api, ...others].map((a) => a.stop()));
       await stopCluster();
     },
   };

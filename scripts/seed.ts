@@ -15,7 +15,7 @@ import { createOpenSearchClient } from "../src/opensearch/client.ts";
 import { AUDIT_STREAM } from "../src/opensearch/names.ts";
 import { syntheticEvents } from "./synthetic.ts";
 
-const TENANT_NAMES = [
+export const TENANT_NAMES = [
   "acme",
   "globex",
   "initech",

@@ -66,12 +66,13 @@ export class StoreHealth {
   }
 
   /**
-   * While down: whether the store is back. Probes when the last probe is older than the interval
-   * (the breaker's half-open step, so it closes even where no background probe runs); otherwise
-   * answers from the last one at once.
+   * Whether to let a request through. While down, with the background probe running, the answer
+   * is at once (the probe closes the breaker); without it, a request probes when the last probe is
+   * older than the interval — the breaker's half-open step — so the breaker still closes.
    */
   async recheck(): Promise<boolean> {
     if (!this.#down) return true;
+    if (this.#timer) return false;
     if (this.#probing || Date.now() - this.#probedAt >= this.#settings.probeIntervalMs) return this.probe();
     return false;
   }
