@@ -134,13 +134,16 @@ async function mixedClient(c: number, until: number): Promise<void> {
         body: JSON.stringify({
           events: ids.map((id) => ({
             id,
+            timestamp: new Date().toISOString(),
             action: "read",
             path: PATHS[n % PATHS.length],
             identity: { id: `service_account:load-${c}`, type: "service_account" },
+            success: true,
           })),
         }),
       });
-      if (r.res.status === 200) acknowledged.push(...ids);
+      // Acknowledged: stored now or before (a duplicate); a refused event is not acknowledged.
+      if (r.res.status === 200 && JSON.parse(r.body).rejected.length === 0) acknowledged.push(...ids);
     } else if (pick < 12) {
       r = await call(
         env.apiUrl,

@@ -57,6 +57,7 @@ const schema = z
     RATE_LIMIT_SUBJECT_BURST: positive(DEFAULT_BUDGETS.subjectBurst),
     CONCURRENCY_PER_TENANT: positive(DEFAULT_BUDGETS.tenantConcurrency),
     CONCURRENCY_TOTAL: positive(DEFAULT_BUDGETS.totalConcurrency),
+    RATE_LIMIT_REFUSAL_DELAY_MS: positive(DEFAULT_BUDGETS.refusalDelayMs, 0),
     DEADLINE_PAGE_MS: positive(DEFAULT_DEADLINES.pageMs, 100),
     DEADLINE_AGGREGATION_MS: positive(DEFAULT_DEADLINES.aggregationMs, 100),
     DEADLINE_INGEST_MS: positive(DEFAULT_DEADLINES.ingestMs, 100),
@@ -323,6 +324,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       subjectBurst: e.RATE_LIMIT_SUBJECT_BURST,
       tenantConcurrency: e.CONCURRENCY_PER_TENANT,
       totalConcurrency: e.CONCURRENCY_TOTAL,
+      refusalDelayMs: e.RATE_LIMIT_REFUSAL_DELAY_MS,
     }),
     deadlines: Object.freeze({
       pageMs: e.DEADLINE_PAGE_MS,

@@ -164,7 +164,11 @@ export const IngestEventSchema = z
       .openapi({ example: "prod/payments/db-password" }),
     identity: z
       .strictObject({
-        id: identifier(512).openapi({ example: "user:person@acme.example" }),
+        id: identifier(512).openapi({
+          pattern: "^(user|service_account|group):.",
+          example: "user:person@acme.example",
+          description: "The identity's type, a colon, then its id within that type.",
+        }),
         type: z.enum(IDENTITY_TYPES),
         session_id: optionalIdentifier(256),
       })
@@ -176,7 +180,10 @@ export const IngestEventSchema = z
       .string()
       .refine((ip) => isIP(ip) !== 0, "must be an IPv4 or IPv6 address")
       .nullish()
-      .openapi({ example: "203.0.113.7" }),
+      .openapi({
+        anyOf: [{ type: "string", format: "ipv4" }, { type: "string", format: "ipv6" }, { type: "null" }],
+        example: "203.0.113.7",
+      }),
     user_agent: text(2048, NOT_IN_FREE_TEXT, "control or line-separator characters").nullish(),
     request: z
       .strictObject({
@@ -203,7 +210,7 @@ export const IngestEventSchema = z
       })
       .nullish()
       .openapi({
-        type: "object",
+        type: ["object", "null"],
         additionalProperties: true,
         description:
           `Per-action extra data: at most ${MAX_CONTEXT_BYTES} bytes as JSON and ${MAX_CONTEXT_DEPTH} levels deep; the keys __proto__, constructor and prototype are refused. ` +

@@ -118,6 +118,9 @@ export const text = () =>
     })
     .refine((s) => s.trim() !== "", "must not be empty");
 
+/** What `text()` takes, for the document: at least one character that is not white space. */
+export const NOT_BLANK = { type: "string" as const, minLength: 1, pattern: "\\S" };
+
 const INSTANT =
   "ISO 8601 instant with any offset (`2026-11-26T14:30:00+01:00`), a date (`2026-11-26`, midnight UTC), or relative: `now`, `now-15m`, `now-7d` (units s, m, h, d, w); between 1970 and 2261.";
 /** When relative times are settled, by where the filters arrive. */
@@ -149,7 +152,10 @@ const ACTIONS_DOC = {
     description: "Repeat (`action=read&action=write`) or comma-separate (`action=read,write`).",
   },
   json: {
-    anyOf: [{ type: "string" as const }, { type: "array" as const, items: ACTION_ITEMS, minItems: 1 }],
+    anyOf: [
+      { type: "string" as const, pattern: `^ *(${ACTIONS.join("|")}) *(, *(${ACTIONS.join("|")}) *)*$` },
+      { type: "array" as const, items: ACTION_ITEMS, minItems: 1 },
+    ],
     description: `One or more of ${ACTIONS.join(", ")}: a list, or a string (comma-separated).`,
   },
 };
@@ -160,6 +166,10 @@ const actions = (form: Form) =>
     .union([z.string(), z.array(z.string())], { error: `must be ${ACTION_LIST}` })
     .transform((v, ctx) => {
       const list = (Array.isArray(v) ? v : [v]).flatMap((a) => a.split(",")).map((a) => a.trim());
+      if (list.length === 0) {
+        ctx.addIssue({ code: "custom", message: `must be ${ACTION_LIST}` });
+        return z.NEVER;
+      }
       const bad = list.filter((a) => !(ACTIONS as readonly string[]).includes(a));
       if (bad.length > 0) {
         ctx.addIssue({
@@ -181,6 +191,8 @@ const identityType = () =>
     .transform((s) => s as IdentityType)
     .openapi({ type: "string", enum: [...IDENTITY_TYPES] });
 
+const NOT_A_LEADING_SLASH = "^(?:[^/\\s]|\\s+\\S)";
+
 /** On segment boundaries; a trailing `/` changes nothing. */
 const pathPrefix = () =>
   text()
@@ -192,7 +204,9 @@ const pathPrefix = () =>
     })
     .openapi({
       type: "string",
-      pattern: "^[^/]",
+      minLength: 1,
+      // Not blank, and no leading '/'.
+      pattern: NOT_A_LEADING_SLASH,
       description:
         "Paths under a prefix, on segment boundaries: `prod/db` matches `prod/db` and `prod/db/x`, not `prod/dbx`.",
     });
@@ -205,6 +219,22 @@ const success = (form: Form) =>
         .transform((s) => s === "true")
         .openapi({ type: "string", enum: ["true", "false"] });
 
+const IPV4_OCTET = "(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])";
+const IPV4 = `${IPV4_OCTET}(\\.${IPV4_OCTET}){3}`;
+/** An IPv6 address in hex groups, `::` in any one place (RFC 4291 §2.2, without an IPv4 tail). */
+const H = "[0-9A-Fa-f]{1,4}";
+const IPV6 = `(${[
+  `(${H}:){7}${H}`,
+  `(${H}:){1,7}:`,
+  `(${H}:){1,6}:${H}`,
+  `(${H}:){1,5}(:${H}){1,2}`,
+  `(${H}:){1,4}(:${H}){1,3}`,
+  `(${H}:){1,3}(:${H}){1,4}`,
+  `(${H}:){1,2}(:${H}){1,5}`,
+  `${H}:(:${H}){1,6}`,
+  `:((:${H}){1,7}|:)`,
+].join("|")})`;
+
 const sourceIp = () =>
   text()
     .transform((s, ctx) => {
@@ -213,7 +243,12 @@ const sourceIp = () =>
       return r.ok ? r.value : s;
     })
     .openapi({
-      type: "string",
+      anyOf: [
+        { type: "string", format: "ipv4" },
+        { type: "string", format: "ipv6" },
+        { type: "string", pattern: `^${IPV4}/(3[0-2]|[12]?[0-9])$` },
+        { type: "string", pattern: `^${IPV6}/(12[0-8]|1[01][0-9]|[1-9]?[0-9])$` },
+      ],
       description: "An IPv4/IPv6 address, or a CIDR block (`10.0.0.0/8`, `2001:db8::/32`).",
     });
 
@@ -221,8 +256,7 @@ const q = () =>
   text()
     .refine((s) => s.length <= 512, "must be at most 512 characters")
     .openapi({
-      type: "string",
-      minLength: 1,
+      ...NOT_BLANK,
       maxLength: 512,
       description:
         "Free text over path, identity, user agent, error code and context values. Words are split on anything but letters and digits and must all occur (AND).",
@@ -239,15 +273,14 @@ export function filterFields(now: () => Date, form: Form = "query") {
     }),
     action: actions(form),
     identity_id: text().openapi({
-      type: "string",
-      minLength: 1,
+      ...NOT_BLANK,
       description: "Exact identity id, e.g. `user:person@acme.example`.",
     }),
     identity_type: identityType(),
     path_prefix: pathPrefix(),
     success: success(form),
     source_ip: sourceIp(),
-    request_id: text().openapi({ type: "string", minLength: 1 }),
+    request_id: text().openapi(NOT_BLANK),
     q: q(),
   };
 }
@@ -277,6 +310,8 @@ export function pageFields(issued: (cursor: string) => boolean = () => true) {
       .optional()
       .openapi({
         type: "string",
+        minLength: 1,
+        maxLength: MAX_CURSOR_CHARS,
         description:
           "The next_cursor of the previous page. Bound to the tenant, the endpoint and the filters (send the same filters; limit may change). Stable while new events arrive.",
       }),
@@ -332,7 +367,12 @@ export function filterJson(now: () => Date) {
       path: text()
         .refine((p) => !p.startsWith("/"), "must be a secret path without a leading '/'")
         .optional()
-        .openapi({ type: "string", description: "One secret's exact path." }),
+        .openapi({
+          type: "string",
+          minLength: 1,
+          pattern: NOT_A_LEADING_SLASH,
+          description: "One secret's exact path.",
+        }),
     })
     .superRefine((v, ctx) => windowIssue(v as RawFilters, now, ctx));
 }

@@ -18,7 +18,8 @@ import type { StoreHealth } from "../opensearch/health.ts";
 import { requireScope, type Scope, type Verify } from "./auth.ts";
 import type { Budgets, Standing } from "./budgets.ts";
 import type { AppEnv } from "./env.ts";
-import { ProblemError } from "./problem.ts";
+import { sendProblem } from "./middleware.ts";
+import { problem } from "./problem.ts";
 
 /** How long a request may wait on OpenSearch, by kind; `stream`: the live tail, which has no end. */
 export type DeadlineKind = "page" | "aggregation" | "ingest" | "stream";
@@ -61,7 +62,7 @@ export function createGate(deps: {
     guard: (scope) => requireScope(deps.verify, scope),
     admit: (load) => {
       const kind = load.deadline ?? "page";
-      const ms = kind === "stream" ? Infinity : deps.deadlines[`${kind}Ms`];
+      const ms = kind === "stream" ? 0 : deps.deadlines[`${kind}Ms`];
       return async (c, next) => {
         const { tenant, subject } = c.get("principal");
         const cost = Math.max(1, Math.ceil(load.cost?.(c) ?? 1));
@@ -69,15 +70,26 @@ export function createGate(deps: {
         const headers = { "RateLimit-Policy": policy, RateLimit: standingHeader(decision.standing, budgets) };
         if (!decision.admitted) {
           deps.limited.inc({ limit: decision.refusal });
-          throw new ProblemError(429, REFUSALS[decision.refusal], {
-            headers: { ...headers, "Retry-After": String(decision.retryAfterSeconds) },
+          const hold = Math.min(decision.retryAfterSeconds * 1000, budgets.settings.refusalDelayMs);
+          if (hold > 0) await new Promise((r) => setTimeout(r, hold));
+          // Answered here, not thrown: a flood is mostly refusals, and they must stay cheap.
+          return sendProblem(c, problem(429, REFUSALS[decision.refusal]), {
+            ...headers,
+            "Retry-After": String(decision.retryAfterSeconds),
           });
         }
         try {
+          for (const [k, v] of Object.entries(headers)) c.header(k, v);
+          if (kind !== "stream") {
+            // The breaker is checked at the first call to the store, after validation: a bad
+            // request is a 400 whatever the store's state.
+            await within({ deadline: Date.now() + ms, health }, next);
+            return;
+          }
+          // A live tail has no deadline and reads the store from its own feed: checked here.
           if (!(await health.recheck()))
             throw new Unavailable("the audit store is unavailable; retry later", health.retryAfterSeconds);
-          for (const [k, v] of Object.entries(headers)) c.header(k, v);
-          await within({ deadline: Date.now() + ms, health }, next);
+          await next();
         } finally {
           decision.release();
         }

@@ -19,6 +19,9 @@ export const TENANT_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
 
 export type Verify = (token: string) => Promise<Principal>;
 
+/** Verified tokens remembered (the oldest forgotten first). */
+const VERIFIED_TOKENS = 10_000;
+
 /** Longest token lifetime accepted by default (`exp` − `iat`): a day. */
 const DEFAULT_MAX_LIFETIME_SEC = 86_400;
 
@@ -87,7 +90,7 @@ export function createVerifier(
     return principalOf(payload);
   };
 
-  return async (token) => {
+  const verify: Verify = async (token) => {
     let alg: string | undefined;
     try {
       alg = decodeProtectedHeader(token).alg;
@@ -124,6 +127,19 @@ export function createVerifier(
         headers: { "Retry-After": "5" },
       });
     }
+  };
+
+  // A client sends the same token with every request; its signature is checked once, and the
+  // principal kept until the token expires. Keyed by the whole token (signature included), bounded.
+  const verified = new Map<string, Principal>();
+  return async (token) => {
+    const known = verified.get(token);
+    if (known && (known.expiresAt ?? 0) > Date.now()) return known;
+    verified.delete(token);
+    const principal = await verify(token);
+    if (verified.size >= VERIFIED_TOKENS) verified.delete(verified.keys().next().value as string);
+    verified.set(token, principal);
+    return principal;
   };
 }
 

@@ -25,6 +25,12 @@ export interface BudgetSettings {
   tenantConcurrency: number;
   /** Cost in flight on this replica, all tenants together. */
   totalConcurrency: number;
+  /**
+   * How long a refusal is held before it is sent (at most its Retry-After). A client that does
+   * not wait before retrying — a flood — then waits anyway, on its own connection, instead of
+   * spending the replica's CPU on refusals.
+   */
+  refusalDelayMs: number;
 }
 
 export const DEFAULT_BUDGETS: BudgetSettings = {
@@ -34,6 +40,7 @@ export const DEFAULT_BUDGETS: BudgetSettings = {
   subjectBurst: 400,
   tenantConcurrency: 24,
   totalConcurrency: 96,
+  refusalDelayMs: 1000,
 };
 
 export type Refusal = "tenant_rate" | "subject_rate" | "tenant_concurrency" | "replica_concurrency";

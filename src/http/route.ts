@@ -70,9 +70,23 @@ export function secured<const R extends Spec>(
   return createRoute({
     ...withQuery,
     security: [{ bearer: [scope] }],
-    middleware: [gate.guard(scope), gate.admit(opts), ...(opts.middleware ?? [])],
+    middleware: [gate.guard(scope), gate.admit(opts), namedParameters, ...(opts.middleware ?? [])],
   });
 }
+
+/**
+ * A parameter without a name (`?=x`) is unknown like any other; the router's query parser drops
+ * it silently, so it is caught here, from the raw query string.
+ */
+const namedParameters: MiddlewareHandler<AppEnv> = async (c, next) => {
+  const url = c.req.url;
+  const at = url.indexOf("?");
+  if (at >= 0 && /(?:^|&)=/.test(url.slice(at + 1)))
+    throw new InvalidInput("the query parameters are invalid", [
+      { field: "(unnamed)", message: "a parameter has no name" },
+    ]);
+  await next();
+};
 
 /** The app's validation hook: every bad field named; an unknown one by its own name. */
 export function validationHook(

@@ -24,7 +24,7 @@ import { TimedOut, Unavailable } from "../errors.ts";
 import type { StoreHealth } from "./health.ts";
 
 export interface RequestBudget {
-  /** Epoch ms by which the request must have its answer; Infinity: no deadline (the live tail). */
+  /** Epoch ms by which the request must have its answer. */
   readonly deadline: number;
   readonly health: StoreHealth;
 }
@@ -72,6 +72,7 @@ export class DeadlineTransport extends Transport {
   ): Promise<ApiResponse> {
     const { health } = budget;
     const ceiling = Number(options.requestTimeout ?? this.requestTimeout);
+    if (!(await health.recheck())) throw unavailable(health);
     for (let attempt = 0; ; attempt++) {
       if (health.down) throw unavailable(health);
       const left = budget.deadline - Date.now();

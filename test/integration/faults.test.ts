@@ -73,6 +73,7 @@ describe("faults: OpenSearch paused, then killed and restarted", () => {
         subjectBurst: 20_000,
         tenantConcurrency: 1000,
         totalConcurrency: 1000,
+        refusalDelayMs: 0,
       },
     });
     const served = await listen(t.app);

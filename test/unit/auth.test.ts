@@ -2,7 +2,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { OpenAPIHono } from "@hono/zod-openapi";
 import { exportJWK, generateKeyPair, SignJWT } from "jose";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { createVerifier, requireScope, type Verify } from "../../src/http/auth.ts";
 import type { AppEnv } from "../../src/http/env.ts";
 import { errorHandler } from "../../src/http/middleware.ts";
@@ -36,6 +36,21 @@ const get = (app: ReturnType<typeof guarded>, path: string, token?: string) =>
 
 describe("HS256 tokens", () => {
   const app = guarded(createVerifier({ jwtSecret: SECRET }));
+
+  it("remembers a verified token only until it expires, and only that exact token", async () => {
+    const verify = createVerifier({ jwtSecret: SECRET });
+    const token = await hs256(claims, { exp: Math.floor(Date.now() / 1000) + 60 });
+    expect((await verify(token)).tenant).toBe("acme");
+    // One character of the signature changed: not the remembered token, and not valid.
+    const forged = `${token.slice(0, -2)}${token.at(-2) === "A" ? "B" : "A"}${token.at(-1)}`;
+    await expect(verify(forged)).rejects.toThrow(/signature/);
+    vi.useFakeTimers({ now: Date.now() + 120_000, toFake: ["Date"] });
+    try {
+      await expect(verify(token)).rejects.toThrow(/expired/);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
 
   it("accepts a valid token and takes the tenant from it", async () => {
     const res = await get(app, "/r", await hs256());

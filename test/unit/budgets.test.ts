@@ -9,6 +9,7 @@ const SETTINGS: BudgetSettings = {
   subjectBurst: 10,
   tenantConcurrency: 6,
   totalConcurrency: 12,
+  refusalDelayMs: 0,
 };
 
 function clock() {
@@ -116,14 +117,24 @@ describe("budgets: concurrency", () => {
 describe("budgets through the app", () => {
   it("429 problem+json with Retry-After and the RateLimit headers; another tenant is not refused", async () => {
     const { app, metrics } = testApp(DEAD_OPENSEARCH, {
-      budgets: { ...SETTINGS, tenantBurst: 3, subjectBurst: 3, tenantPerSecond: 1, subjectPerSecond: 1 },
+      budgets: {
+        ...SETTINGS,
+        tenantBurst: 3,
+        subjectBurst: 3,
+        tenantPerSecond: 1,
+        subjectPerSecond: 1,
+        refusalDelayMs: 300,
+      },
     });
     const as = async (tenant: string, path: string) =>
       app.request(path, { headers: { Authorization: `Bearer ${await tokenFor(tenant, "audit:read")}` } });
     // A 1,000-row page costs 11: more than the bucket, so it takes all of it.
     expect((await as("acme", "/v1/audit/logs?limit=1000")).status).toBe(503); // admitted; the store is down
+    const began = Date.now();
     const refused = await as("acme", "/v1/audit/logs?limit=5");
     expect(refused.status).toBe(429);
+    // Held before it is sent: a client that retries at once still waits.
+    expect(Date.now() - began).toBeGreaterThanOrEqual(250);
     expect(refused.headers.get("content-type")).toBe("application/problem+json");
     expect(Number(refused.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
     expect(refused.headers.get("ratelimit-policy")).toBe(

@@ -20,7 +20,7 @@ import {
 import { snapshotPage } from "../../src/features/exports/exports.query.ts";
 import { createExportSchema } from "../../src/features/exports/exports.schema.ts";
 import { issuesToFields, resolve, toStored } from "../../src/filters/filters.ts";
-import { SERVICE_ENV } from "../support/app.ts";
+import { DEAD_OPENSEARCH, SERVICE_ENV, testApp } from "../support/app.ts";
 
 const T = { id: "t", since: null };
 
@@ -131,6 +131,18 @@ describe("export filters", () => {
         "filters.path",
         "filters.source_ip",
       ]);
+    }
+  });
+
+  it("an empty action list is refused, not stored as a filter that matches nothing", () => {
+    for (const action of [[], "", " , "]) {
+      try {
+        parseExportFilters({ action }, NOW);
+        throw new Error(`expected a 400 for ${JSON.stringify(action)}`);
+      } catch (err) {
+        expect(err).toBeInstanceOf(InvalidInput);
+        expect((err as InvalidInput).errors.map((e) => e.field)).toEqual(["filters.action"]);
+      }
     }
   });
 
@@ -290,5 +302,30 @@ describe("secrets", () => {
     const slow = await failureOf(vault.resolve("acme", "slow"));
     expect(slow.message).toMatch(/500 ms/);
     expect((await failureOf(vault.resolve("acme", "redirect"))).code).toBe("secret_unavailable");
+  });
+});
+
+describe("the document's prefix pattern agrees with the service", () => {
+  it("takes what the checks take and refuses what they refuse", async () => {
+    const { prefix } = await import("../../src/destinations/object-stores/common.ts");
+    const { app } = testApp(DEAD_OPENSEARCH);
+    const doc = (await (await app.request("/openapi.json")).json()) as any;
+    const pattern = new RegExp(doc.components.schemas.S3Destination.properties.prefix.pattern);
+    for (const p of [
+      "",
+      "audit/",
+      "a//b",
+      "./x",
+      ".hidden/x",
+      "..x/y",
+      "a/b/c",
+      "/x",
+      "../x",
+      "a/../b",
+      "a/..",
+      "..",
+      "/",
+    ])
+      expect(pattern.test(p), p).toBe(prefix.safeParse(p).success);
   });
 });

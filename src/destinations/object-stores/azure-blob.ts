@@ -43,7 +43,10 @@ const schema = z
         message: "give exactly one of account, container_url or endpoint",
       });
   })
-  .openapi("AzureBlobDestination");
+  .openapi("AzureBlobDestination", {
+    // Exactly one way to name the container (what the refinement above checks).
+    oneOf: [{ required: ["account"] }, { required: ["container_url"] }, { required: ["endpoint"] }],
+  });
 
 const credentials = z.union([
   z.object({ connection_string: z.string().min(1) }),

@@ -31,6 +31,10 @@ export interface ObjectStoreType<D extends { type: string; credentials_secret: s
 
 // ---- Fields every object store has --------------------------------------------------------
 
+/** Segments, none of them `..`, the first not empty (no leading '/'): what the checks below take. */
+const SEGMENT = "([^/.][^/]*|\\.|\\.[^/.][^/]*|\\.\\.[^/]+)";
+const PREFIX_PATTERN = `^(${SEGMENT}(/${SEGMENT}?)*)?$`;
+
 export const prefix = z
   .string()
   .max(512)
@@ -38,6 +42,8 @@ export const prefix = z
   .refine((p) => !p.split("/").includes(".."), "must not contain '..' segments")
   .default("")
   .openapi({
+    maxLength: 512,
+    pattern: PREFIX_PATTERN,
     description:
       "Object-name prefix, used as given (end it with '/' for a folder). Files are `<prefix>part-00000.<ext>` and `<prefix>manifest.json`.",
   });

@@ -43,6 +43,7 @@ export function registerExports(app: OpenAPIHono<AppEnv>, deps: ExportsDeps): vo
     {
       method: "post",
       path: "/v1/audit/exports",
+      operationId: "createExport",
       tags: ["exports"],
       summary: "Start an export",
       description:
@@ -53,7 +54,21 @@ export function registerExports(app: OpenAPIHono<AppEnv>, deps: ExportsDeps): vo
         body: { required: true, content: { "application/json": { schema: createExportSchema(deps.now) } } },
       },
       responses: {
-        202: { description: "Accepted", content: { "application/json": { schema: CreatedExportSchema } } },
+        202: {
+          description: "Accepted",
+          headers: {
+            Location: {
+              required: true,
+              description: "The export's URL, /v1/audit/exports/{export_id}",
+              schema: { type: "string" },
+            },
+          },
+          content: { "application/json": { schema: CreatedExportSchema } },
+          links: {
+            GetExport: { operationId: "getExport", parameters: { id: "$response.body#/export_id" } },
+            CancelExport: { operationId: "cancelExport", parameters: { id: "$response.body#/export_id" } },
+          },
+        },
         415: problemResponse("Not application/json"),
       },
     },
@@ -71,6 +86,7 @@ export function registerExports(app: OpenAPIHono<AppEnv>, deps: ExportsDeps): vo
   const list = secured(deps.gate, "audit:export", {
     method: "get",
     path: "/v1/audit/exports",
+    operationId: "listExports",
     tags: ["exports"],
     summary: "List exports",
     description: "The tenant's exports, newest first.",
@@ -129,6 +145,7 @@ export function registerExports(app: OpenAPIHono<AppEnv>, deps: ExportsDeps): vo
   const get = secured(deps.gate, "audit:export", {
     method: "get",
     path: "/v1/audit/exports/{id}",
+    operationId: "getExport",
     tags: ["exports"],
     summary: "An export's status, progress and manifest",
     request: { params: idParam },
@@ -144,6 +161,7 @@ export function registerExports(app: OpenAPIHono<AppEnv>, deps: ExportsDeps): vo
   const cancel = secured(deps.gate, "audit:export", {
     method: "delete",
     path: "/v1/audit/exports/{id}",
+    operationId: "cancelExport",
     tags: ["exports"],
     summary: "Cancel a pending or running export",
     description:

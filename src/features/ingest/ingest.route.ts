@@ -40,6 +40,7 @@ export function registerIngest(
     {
       method: "post",
       path: "/v1/audit/events",
+      operationId: "ingestEvents",
       tags: ["ingest"],
       summary: "Record audit events",
       description:

@@ -63,6 +63,7 @@ export function registerQuery(app: OpenAPIHono<AppEnv>, deps: QueryDeps): void {
     {
       method: "get",
       path: "/v1/audit/logs",
+      operationId: "listEvents",
       tags: ["query"],
       summary: "Query audit events",
       description:
@@ -85,6 +86,7 @@ export function registerQuery(app: OpenAPIHono<AppEnv>, deps: QueryDeps): void {
     {
       method: "get",
       path: "/v1/audit/secrets/{path}",
+      operationId: "getSecretTrail",
       tags: ["trails"],
       summary: "Every event on one secret path",
       description:
@@ -113,6 +115,7 @@ export function registerQuery(app: OpenAPIHono<AppEnv>, deps: QueryDeps): void {
     {
       method: "get",
       path: "/v1/audit/identities/{identity_id}/paths",
+      operationId: "listIdentityPaths",
       tags: ["trails"],
       summary: "Each distinct path an identity touched (offboarding)",
       description:
@@ -148,6 +151,7 @@ export function registerQuery(app: OpenAPIHono<AppEnv>, deps: QueryDeps): void {
     {
       method: "get",
       path: "/v1/audit/identities/{identity_id}",
+      operationId: "getIdentityTrail",
       tags: ["trails"],
       summary: "Every action of one identity",
       description: "Newest first. Takes every /logs filter but identity_id and identity_type.",

@@ -91,6 +91,7 @@ export function registerRetention(app: OpenAPIHono<AppEnv>, deps: RetentionDeps)
   const get = secured(deps.gate, "audit:read", {
     method: "get",
     path: "/v1/audit/retention",
+    operationId: "getRetention",
     tags: ["retention"],
     summary: "The tenant's retention",
     responses: {
@@ -120,6 +121,7 @@ export function registerRetention(app: OpenAPIHono<AppEnv>, deps: RetentionDeps)
     {
       method: "put",
       path: "/v1/audit/retention",
+      operationId: "setRetention",
       tags: ["retention"],
       summary: "Set the tenant's retention",
       description:

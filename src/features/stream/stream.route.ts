@@ -34,6 +34,7 @@ export function registerStream(app: OpenAPIHono<AppEnv>, deps: StreamDeps): void
     {
       method: "get",
       path: "/v1/audit/stream",
+      operationId: "streamEvents",
       tags: ["query"],
       summary: "Live tail (server-sent events)",
       description: [
@@ -47,8 +48,7 @@ export function registerStream(app: OpenAPIHono<AppEnv>, deps: StreamDeps): void
           extra: {
             last_event_id: z.string().optional().openapi({
               description:
-                "Where to resume, for clients that cannot send the Last-Event-ID header (the header wins).",
-              example: "3-41523",
+                "Where to resume, for clients that cannot send the Last-Event-ID header (the header wins): an `id` this stream sent.",
             }),
           },
         }),

@@ -63,6 +63,9 @@ const oneOf = <const V extends readonly string[]>(values: V) =>
     .openapi({ type: "string", enum: [...values] });
 
 /** ISO 8601 durations in days, weeks or hours: P28D, P4W, PT72H. */
+/** A JSON number literal without a sign (JSON Schema's `number` as a query string carries it). */
+const NUMBER = /^(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?$/;
+
 export function parseDuration(raw: string): number | undefined {
   const m = /^P(?:(\d+)W|(\d+)D|T(\d+)H)$/.exec(raw);
   if (!m) return undefined;
@@ -99,6 +102,7 @@ export function registerSummary(app: OpenAPIHono<AppEnv>, deps: SummaryDeps): vo
     {
       method: "get",
       path: "/v1/audit/summary",
+      operationId: "getSummary",
       tags: ["summary"],
       summary: "Summary statistics for dashboards and baselines",
       description:
@@ -126,6 +130,7 @@ export function registerSummary(app: OpenAPIHono<AppEnv>, deps: SummaryDeps): vo
     {
       method: "get",
       path: "/v1/audit/summary/series",
+      operationId: "listSeries",
       tags: ["summary"],
       summary: "Per-entity time series (for anomaly-baseline jobs)",
       description:
@@ -151,6 +156,7 @@ export function registerSummary(app: OpenAPIHono<AppEnv>, deps: SummaryDeps): vo
     {
       method: "get",
       path: "/v1/audit/anomalies",
+      operationId: "listAnomalies",
       tags: ["summary"],
       summary: "Entities whose activity departs from their own trailing baseline",
       description:
@@ -166,18 +172,19 @@ export function registerSummary(app: OpenAPIHono<AppEnv>, deps: SummaryDeps): vo
             baseline: text()
               .refine(
                 (s) => (parseDuration(s) ?? 0) > 0,
-                "must be an ISO 8601 duration in weeks, days or hours, e.g. P28D, P4W, PT72H",
+                "must be a positive ISO 8601 duration in weeks, days or hours, e.g. P28D, P4W, PT72H",
               )
               .optional()
               .openapi({
                 type: "string",
-                pattern: "^P(\\d+W|\\d+D|T\\d+H)$",
+                pattern: "^P([1-9]\\d*W|[1-9]\\d*D|T[1-9]\\d*H)$",
                 description:
                   "How far back the baseline reaches before `from` (at least the window's length; at most 1,000 window-long slots), default P28D.",
               }),
             threshold: text()
               .refine(
-                (s) => /^\d+(\.\d+)?$/.test(s) && Number(s) > 0 && Number(s) <= 100,
+                // Any JSON number literal (`3`, `2.5`, `1e1`), as the document's `type: number` allows.
+                (s) => NUMBER.test(s) && Number(s) > 0 && Number(s) <= 100,
                 "must be a number above 0 and at most 100",
               )
               .transform(Number)
