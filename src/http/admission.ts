@@ -45,7 +45,7 @@ export interface Load {
 export interface Gate {
   /** 401/403: a valid token with `scope` (the caller becomes `principal`). */
   guard(scope: Scope): MiddlewareHandler<AppEnv>;
-  /** 429/503 before the handler, the deadline around it. */
+  /** 429 before the handler; the deadline and the breaker around it. */
   admit(load: Load): MiddlewareHandler<AppEnv>;
 }
 

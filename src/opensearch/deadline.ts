@@ -34,6 +34,9 @@ const current = new AsyncLocalStorage<RequestBudget>();
 /** Runs `fn` (the rest of a request) with `budget` applying to every OpenSearch call it makes. */
 export const within = <T>(budget: RequestBudget, fn: () => T): T => current.run(budget, fn);
 
+/** Runs `fn` outside any request's budget: the breaker's own probe, even when a request starts it. */
+export const outsideRequests = <T>(fn: () => T): T => current.exit(fn);
+
 /** Pause before the one retry of a failed connection (a peer closing an idle socket, a node restart). */
 const RETRY_PAUSE_MS = 50;
 

@@ -7,6 +7,7 @@
  * pause; two in a row, or a refused connection, mean down. One answer means up again.
  */
 import type { Client } from "@opensearch-project/opensearch";
+import { outsideRequests } from "./deadline.ts";
 
 export interface HealthSettings {
   /** How often the background probe runs. */
@@ -94,9 +95,8 @@ export class StoreHealth {
 
   async #ask(): Promise<boolean> {
     try {
-      const res = await this.#client.cluster.health(
-        {},
-        { requestTimeout: this.#settings.probeTimeoutMs, maxRetries: 0 },
+      const res = await outsideRequests(() =>
+        this.#client.cluster.health({}, { requestTimeout: this.#settings.probeTimeoutMs, maxRetries: 0 }),
       );
       this.#stalls = 0;
       const up = res.body.status !== "red";

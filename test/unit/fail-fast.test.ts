@@ -99,3 +99,22 @@ describe("the breaker", () => {
     expect(JSON.stringify(first.body)).not.toMatch(/ECONNREFUSED|Error|at /);
   });
 });
+
+describe("the breaker's half-open step", () => {
+  it("without a background probe, a request probes once and is answered 503 at once", async () => {
+    const t = testApp(DEAD_OPENSEARCH, { deadlines: LONG });
+    expect((await get(t.app, "/v1/audit/logs")).res.status).toBe(503);
+    expect(t.health.down).toBe(true);
+    const request = t.client.transport.request.bind(t.client.transport);
+    const paths: string[] = [];
+    t.client.transport.request = ((params: { path: string }, ...rest: unknown[]) => {
+      paths.push(params.path);
+      return (request as (...a: unknown[]) => unknown)(params, ...rest);
+    }) as typeof t.client.transport.request;
+    await new Promise((r) => setTimeout(r, 1100)); // past the probe interval
+    const again = await get(t.app, "/v1/audit/logs");
+    expect(again.res.status).toBe(503);
+    // The request's one call, refused by the breaker after one probe (no retry, no probe loop).
+    expect(paths.sort()).toEqual(["/_cluster/health", "/scaivault-tenants/_doc/acme%3Aretention"]);
+  });
+});
