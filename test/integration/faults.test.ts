@@ -11,8 +11,8 @@ import { createWriteStream } from "node:fs";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { describe, expect, inject, it } from "vitest";
-import { freePort, type LocalCluster, startLocalCluster } from "../../dev/local-cluster.ts";
+import { describe, expect, it } from "vitest";
+import { freePort, type LocalCluster } from "../../dev/local-cluster.ts";
 import { fileSecrets } from "../../src/destinations/credentials.ts";
 import { ExportWorker } from "../../src/features/exports/exports.worker.ts";
 import { createLogger } from "../../src/logger.ts";
@@ -20,6 +20,7 @@ import { loadAssets, PROJECT_ROOT } from "../../src/opensearch/bootstrap.ts";
 import { ingestAs, json, testApp, tokenFor } from "../support/app.ts";
 import { startDestinations, startGate } from "../support/destinations.ts";
 import { event, newTenant } from "../support/events.ts";
+import { startOwnNode } from "../support/opensearch.ts";
 import { listen, openStream, type SseStream } from "../support/sse.ts";
 
 const PAUSE_MS = 40_000;
@@ -27,19 +28,6 @@ const DEADLINES = { pageMs: 5_000, aggregationMs: 8_000, ingestMs: 5_000 };
 /** Answered within its deadline, with room for a loaded machine: far from the 40 s outage. */
 const ANSWERED_WITHIN_MS = DEADLINES.aggregationMs + 4_000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function startNode(dataDir: string, httpPort: number): Promise<LocalCluster> {
-  return startLocalCluster({
-    version: inject("opensearchVersion"),
-    cacheDir: inject("cacheDir"),
-    dataDir,
-    httpPort,
-    nodes: 1,
-    heap: "512m",
-    runAs: "opensearch",
-    clusterName: "scaivault-test-faults",
-  });
-}
 
 /** The node's whole process group (launcher and JVM). */
 const signal = (cluster: LocalCluster, sig: NodeJS.Signals) =>
@@ -56,7 +44,7 @@ describe("faults: OpenSearch paused, then killed and restarted", () => {
   it("answers fast during each fault, loses nothing acknowledged, and recovers without a restart", async () => {
     const dataDir = await mkdtemp(path.join(tmpdir(), "faults-"));
     const port = await freePort();
-    let cluster = await startNode(dataDir, port);
+    let cluster = await startOwnNode("scaivault-test-faults", dataDir, port);
     const stores = await startDestinations();
     const gate = await startGate(stores.s3Endpoint);
     const tenant = newTenant("faults");
@@ -235,7 +223,7 @@ describe("faults: OpenSearch paused, then killed and restarted", () => {
       phase = "killed";
       signal(cluster, "SIGKILL");
       await sleep(3000);
-      cluster = await startNode(dataDir, port);
+      cluster = await startOwnNode("scaivault-test-faults", dataDir, port);
       phase = "after-restart";
       gate.release();
       const afterRestart = await waitForOk(t.app, read);

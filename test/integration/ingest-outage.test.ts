@@ -1,31 +1,18 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { describe, expect, inject, it } from "vitest";
-import { freePort, type LocalCluster, startLocalCluster } from "../../dev/local-cluster.ts";
+import { describe, expect, it } from "vitest";
+import { freePort } from "../../dev/local-cluster.ts";
 import { loadAssets } from "../../src/opensearch/bootstrap.ts";
 import { json, testApp, tokenFor } from "../support/app.ts";
 import { event, newTenant } from "../support/events.ts";
-
-/** Its own node: this test stops OpenSearch in the middle of an ingest run. */
-async function startNode(dataDir: string, httpPort: number): Promise<LocalCluster> {
-  return startLocalCluster({
-    version: inject("opensearchVersion"),
-    cacheDir: inject("cacheDir"),
-    dataDir,
-    httpPort,
-    nodes: 1,
-    heap: "512m",
-    runAs: "opensearch",
-    clusterName: "scaivault-test-outage",
-  });
-}
+import { startOwnNode } from "../support/opensearch.ts";
 
 describe("ingest while OpenSearch goes away", () => {
   it("answers 503 with nothing acknowledged, and a retry of the same batches stores each event exactly once", async () => {
     const dataDir = await mkdtemp(path.join(tmpdir(), "outage-"));
     const port = await freePort();
-    let cluster = await startNode(dataDir, port);
+    let cluster = await startOwnNode("scaivault-test-outage", dataDir, port);
     const { app, client, readiness } = testApp(cluster.url);
     try {
       await readiness.runOnce(client, await loadAssets());
@@ -61,7 +48,7 @@ describe("ingest while OpenSearch goes away", () => {
       expect([...acknowledged]).toEqual([0, 1, 2, 3]);
       expect(failed).toEqual([4, 5, 6, 7, 8, 9, 10, 11]);
 
-      cluster = await startNode(dataDir, port);
+      cluster = await startOwnNode("scaivault-test-outage", dataDir, port);
       // Retry everything that was not acknowledged, and one that was: duplicates are harmless.
       let duplicates = 0;
       for (const b of [...failed, 0]) {

@@ -147,43 +147,6 @@ describe("loadDevConfig (npm start, npm run opensearch, npm run token)", () => {
     expect(loadDevConfig(REMOTE, tmp()).mode).toBe("remote");
   });
 
-  it("reads budgets, deadlines, the probe and connection limits; refuses ones that contradict each other", () => {
-    const c = loadConfig(
-      {
-        ...REMOTE,
-        AUDIT_JWT_SECRET: SECRET,
-        RATE_LIMIT_TENANT_PER_SECOND: "50",
-        CONCURRENCY_PER_TENANT: "8",
-        DEADLINE_AGGREGATION_MS: "60000",
-        OPENSEARCH_PROBE_TIMEOUT_MS: "1500",
-        HTTP_MAX_CONNECTIONS_PER_ADDRESS: "32",
-      },
-      tmp(),
-    );
-    expect(c.budgets).toMatchObject({ tenantPerSecond: 50, tenantConcurrency: 8, tenantBurst: 800 });
-    expect(c.deadlines).toEqual({ pageMs: 10_000, aggregationMs: 60_000, ingestMs: 15_000 });
-    expect(c.health).toEqual({ probeIntervalMs: 1000, probeTimeoutMs: 1500 });
-    expect(c.connections).toMatchObject({
-      maxPerAddress: 32,
-      headersTimeoutMs: 10_000,
-      requestTimeoutMs: 30_000,
-    });
-    const issues = issuesOf({
-      ...REMOTE,
-      AUDIT_JWT_SECRET: SECRET,
-      RATE_LIMIT_SUBJECT_BURST: "900",
-      CONCURRENCY_PER_TENANT: "200",
-      HTTP_HEADERS_TIMEOUT_MS: "60000",
-      DEADLINE_PAGE_MS: "0",
-    });
-    expect(issues.map((i) => i.variable).sort()).toEqual([
-      "CONCURRENCY_PER_TENANT",
-      "DEADLINE_PAGE_MS",
-      "HTTP_HEADERS_TIMEOUT_MS",
-      "RATE_LIMIT_SUBJECT_BURST",
-    ]);
-  });
-
   it("names every bad variable", () => {
     const issues = issuesOf({ OPENSEARCH_HEAP: "lots", OPENSEARCH_VERSION: "2.19.0" }, loadDevConfig);
     expect(issues.map((i) => i.variable).sort()).toEqual(["OPENSEARCH_HEAP", "OPENSEARCH_VERSION"]);
