@@ -15,7 +15,10 @@ export interface AuditDocument {
   scaivault: {
     tenant: string;
     path: string;
-    /** Free text for `q`: path, identity, user agent, error code and context values. Not in _source. */
+    /**
+     * Free text for `q`: path, identity, user agent, error code and context values. Kept in
+     * `_source`: excluding it made OpenSearch store a second, full recovery copy of every document.
+     */
     text?: string;
 
     identity: { type: IdentityType };
