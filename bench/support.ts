@@ -3,7 +3,7 @@
  * node like the tests'), and the service started as its own process so the load generator does
  * not share its event loop.
  */
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import type { Client } from "@opensearch-project/opensearch";
@@ -70,11 +70,15 @@ export const LIFTED_BUDGETS: Record<string, string> = {
 export async function benchEnv(
   serviceEnv: Record<string, string> = {},
   budgets: "lifted" | "default" = "lifted",
+  opts: { dataDir?: string } = {},
 ): Promise<BenchEnv> {
   let stopCluster = async () => {};
   let opensearchUrl = process.env.OPENSEARCH_URL;
   if (!opensearchUrl) {
-    const dataDir = await mkdtemp(path.join(tmpdir(), "bench-os-"));
+    // A data folder given is kept for the next run (seeding 10M events takes a while); else a throwaway.
+    const keep = opts.dataDir !== undefined;
+    if (keep) await mkdir(opts.dataDir as string, { recursive: true });
+    const dataDir = opts.dataDir ?? (await mkdtemp(path.join(tmpdir(), "bench-os-")));
     const cluster = await startLocalCluster({
       version: process.env.OPENSEARCH_VERSION || DEFAULT_OPENSEARCH_VERSION,
       cacheDir: process.env.OPENSEARCH_CACHE_DIR || defaultCacheDir(process.env),
@@ -89,7 +93,7 @@ export async function benchEnv(
     opensearchUrl = cluster.url;
     stopCluster = async () => {
       await cluster.stop();
-      await rm(dataDir, { recursive: true, force: true });
+      if (!keep) await rm(dataDir, { recursive: true, force: true });
     };
   }
   const api = await startApi(opensearchUrl, {
@@ -159,38 +163,28 @@ export interface Latencies {
 }
 
 /**
- * Times `api` and `direct` `iterations` times each after a warm-up, alternating which goes first so
- * neither always meets a warmer cache. `before` runs untimed ahead of every timed call.
+ * Times each side `iterations` times after a warm-up, rotating which goes first so none always
+ * meets a warmer cache. `before` runs untimed ahead of every timed call.
  */
-export async function compareLatency(
-  api: () => Promise<void>,
-  direct: () => Promise<void>,
+export async function timeSides<K extends string>(
+  sides: Record<K, () => Promise<void>>,
   opts: { iterations: number; warmup: number; before?: () => Promise<unknown> },
-): Promise<{ api: Latencies; direct: Latencies; ratio: number }> {
-  const time = async (f: () => Promise<void>) => {
-    await opts.before?.();
-    const t = performance.now();
-    await f();
-    return performance.now() - t;
-  };
-  for (let i = 0; i < opts.warmup; i++) {
-    await api();
-    await direct();
-  }
-  const a: number[] = [];
-  const d: number[] = [];
+): Promise<Record<K, Latencies>> {
+  const names = Object.keys(sides) as K[];
+  const times = Object.fromEntries(names.map((n) => [n, [] as number[]])) as Record<K, number[]>;
+  for (let i = 0; i < opts.warmup; i++) for (const n of names) await sides[n]();
   for (let i = 0; i < opts.iterations; i++) {
-    if (i % 2) {
-      a.push(await time(api));
-      d.push(await time(direct));
-    } else {
-      d.push(await time(direct));
-      a.push(await time(api));
+    for (let j = 0; j < names.length; j++) {
+      const n = names[(i + j) % names.length] as K;
+      await opts.before?.();
+      const t = performance.now();
+      await sides[n]();
+      times[n].push(performance.now() - t);
     }
   }
   const stats = (xs: number[]) => ({
     p50: +percentile(xs, 50).toFixed(2),
     p95: +percentile(xs, 95).toFixed(2),
   });
-  return { api: stats(a), direct: stats(d), ratio: +(percentile(a, 50) / percentile(d, 50)).toFixed(2) };
+  return Object.fromEntries(names.map((n) => [n, stats(times[n])])) as Record<K, Latencies>;
 }

@@ -1,0 +1,173 @@
+/**
+ * Ingest, two comparisons in the same rounds, sides alternating round by round:
+ *  - through the API (POST /v1/audit/events) against the same documents bulk-created straight into
+ *    the stream (same ids and mapping): what the service's path costs;
+ *  - the same documents bulk-created into a fresh index of the service's template against a fresh
+ *    naive index (dynamic mappings; the documents as a pipeline ships them, without the service's
+ *    text copy): what the index design costs. Each fresh index is measured, sized and deleted.
+ */
+import { readFile } from "node:fs/promises";
+import { mintToken } from "../../dev/token.ts";
+import { take } from "../../scripts/synthetic.ts";
+import { normalize, toDocument } from "../../src/events/event.mapping.ts";
+import type { IngestEvent } from "../../src/events/event.schema.ts";
+import { bulkBody } from "../../src/features/ingest/ingest.bulk.ts";
+import { BULK_FILTER } from "../../src/features/ingest/ingest.service.ts";
+import { AUDIT_STREAM } from "../../src/opensearch/names.ts";
+import { median, runConcurrently } from "../support.ts";
+import { type BenchContext, type PartResult, ratio } from "./part.ts";
+
+const EVENTS = 100_000;
+const BATCH = 1000;
+const CLIENTS = 4;
+const ROUNDS = 3;
+
+type Side = "api" | "direct" | "template" | "naive";
+
+export async function ingest(ctx: BenchContext): Promise<PartResult> {
+  const { env, client } = ctx;
+  const template = JSON.parse(
+    await readFile(new URL("../../index-templates/audit-events.json", import.meta.url), "utf8"),
+  ) as { template: { settings: { index: Record<string, unknown> }; mappings: unknown } };
+
+  const batches = <T>(items: T[]): T[][] => {
+    const out: T[][] = [];
+    for (let i = 0; i < items.length; i += BATCH) out.push(items.slice(i, i + BATCH));
+    return out;
+  };
+  const bulk = (bodies: string[]) =>
+    runConcurrently(
+      bodies.map((body) => async () => {
+        const res = await client.bulk({ body: body as never, filter_path: BULK_FILTER });
+        if (res.body.errors)
+          throw new Error(`bulk had item errors: ${JSON.stringify(res.body).slice(0, 300)}`);
+      }),
+      CLIENTS,
+    );
+
+  const sides: Record<Side, (tenant: string, events: Record<string, unknown>[]) => Promise<number>> = {
+    api: async (tenant, events) => {
+      const token = await mintToken(env.secret, {
+        sub: "service_account:bench",
+        tenant,
+        scope: "audit:write",
+      });
+      return runConcurrently(
+        batches(events).map((b) => async () => {
+          const res = await fetch(`${env.apiUrl}/v1/audit/events`, {
+            method: "POST",
+            body: JSON.stringify({ events: b }),
+            headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
+          });
+          const out = (await res.json()) as { accepted?: number };
+          if (res.status !== 200 || out.accepted !== b.length)
+            throw new Error(`API answered ${res.status}: ${JSON.stringify(out).slice(0, 300)}`);
+        }),
+        CLIENTS,
+      );
+    },
+    direct: (tenant, events) => {
+      const ingested = new Date().toISOString();
+      const normal = events.map((e) => normalize(e as IngestEvent, () => "x").event);
+      return bulk(batches(normal).map((b) => bulkBody(AUDIT_STREAM, tenant, b, ingested)));
+    },
+    template: (tenant, events) => fresh("template", tenant, events),
+    naive: (tenant, events) => fresh("naive", tenant, events),
+  };
+  const sizes: Record<string, number[]> = { template: [], naive: [] };
+
+  /** Bulk-creates into a fresh index of one design; returns seconds, notes its size, deletes it. */
+  async function fresh(design: "template" | "naive", tenant: string, events: Record<string, unknown>[]) {
+    const index = `bench-ingest-${design}`;
+    await client.indices.delete({ index, ignore_unavailable: true });
+    const { auto_expand_replicas: _, ...settings } = template.template.settings.index;
+    await client.indices.create({
+      index,
+      body: (design === "template"
+        ? {
+            settings: { index: { ...settings, number_of_replicas: 0 } },
+            mappings: template.template.mappings,
+          }
+        : { settings: { index: { number_of_shards: 1, number_of_replicas: 0 } } }) as never,
+    });
+    const ingested = new Date().toISOString();
+    const bodies = batches(events).map((b) => {
+      let body = "";
+      for (const e of b) {
+        const doc = toDocument(normalize(e as IngestEvent, () => "x").event, tenant, ingested);
+        if (design === "naive") delete doc.scaivault.text;
+        body += `{"create":{"_index":"${index}","_id":"${tenant}:${doc.event.id}"}}\n${JSON.stringify(doc)}\n`;
+      }
+      return body;
+    });
+    const secs = await bulk(bodies);
+    await client.indices.refresh({ index });
+    const st = await client.indices.stats({ index, metric: "store" });
+    sizes[design]?.push((st.body._all.primaries.store?.size_in_bytes ?? 0) / 1e6);
+    await client.indices.delete({ index });
+    return secs;
+  }
+
+  // Warm-up (JIT on both sides, OpenSearch's first segments), not measured.
+  for (const side of Object.keys(sides) as Side[])
+    await sides[side](
+      `bench-warm-${side}`,
+      take(10 * BATCH, { seed: 7, tenant: "warm", days: 30, end: new Date() }),
+    );
+
+  const rates: Record<Side, number[]> = { api: [], direct: [], template: [], naive: [] };
+  const runId = Date.now().toString(36);
+  for (let round = 0; round < ROUNDS; round++) {
+    const events = take(EVENTS, { seed: 100 + round, tenant: "bench", days: 30, end: new Date() });
+    const order: Side[] =
+      round % 2 ? ["direct", "api", "naive", "template"] : ["api", "direct", "template", "naive"];
+    for (const side of order) {
+      const secs = await sides[side](`bench-${runId}-${side}-${round}`, events);
+      rates[side].push(events.length / secs);
+      console.log(`  round ${round + 1} ${side.padEnd(8)} ${Math.round(events.length / secs)} events/s`);
+    }
+  }
+  const m = Object.fromEntries(Object.entries(rates).map(([k, v]) => [k, Math.round(median(v))])) as Record<
+    Side,
+    number
+  >;
+  const perRound = (a: Side, b: Side) => median(rates[a].map((x, i) => x / (rates[b][i] as number)));
+  return {
+    tables: [
+      {
+        title: `Ingest (${EVENTS.toLocaleString("en")} events per side per round, batches of ${BATCH}, ${CLIENTS} clients, median of ${ROUNDS} rounds; events/s)`,
+        head: ["path", "events/s", "compared with", "ratio (median per round)"],
+        rows: [
+          [
+            "API, POST /v1/audit/events",
+            m.api,
+            "direct bulk into the stream",
+            `${perRound("api", "direct").toFixed(2)}×`,
+          ],
+          ["direct bulk into the stream", m.direct, "", ""],
+          [
+            "bulk into a fresh index of the template",
+            m.template,
+            "fresh naive index",
+            `${perRound("template", "naive").toFixed(2)}×`,
+          ],
+          ["bulk into a fresh naive index", m.naive, "", ""],
+          [
+            "on disk after a refresh, MB",
+            `${median(sizes.template as number[]).toFixed(1)} (template)`,
+            `${median(sizes.naive as number[]).toFixed(1)} (naive)`,
+            ratio(median(sizes.template as number[]), median(sizes.naive as number[])),
+          ],
+        ],
+      },
+    ],
+    data: {
+      events_per_side: EVENTS,
+      batch: BATCH,
+      clients: CLIENTS,
+      rates,
+      median: m,
+      fresh_index_mb: sizes,
+    },
+  };
+}
