@@ -120,6 +120,7 @@ function chart(runs: Run[]): string {
   const y = (ms: number) => H - pad.bottom - (ms / yMax) * (H - pad.top - pad.bottom);
   const parts: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`,
+    "<title>p50 of pages and trails against events stored: service design, API and naive index</title>",
     `<rect width="${W}" height="${H}" fill="white"/>`,
     `<text x="${pad.left}" y="18" font-size="13">Pages and trails: median p50 over the questions (ms) against events stored</text>`,
     `<line x1="${pad.left}" y1="${H - pad.bottom}" x2="${W - pad.right}" y2="${H - pad.bottom}" stroke="#555"/>`,
