@@ -155,6 +155,16 @@ function applyFindings(text: string, findings: readonly Finding[]): string {
 }
 
 /**
+ * Texts repeat from event to event (the same identities, paths, agents and context values): those
+ * found clean are remembered, up to a bound, and not scanned again. The rules are fixed, so a text
+ * clean once is clean always; a text with a finding is never remembered, and only short texts are.
+ */
+const clean = new Set<string>();
+const CLEAN_MAX = 100_000;
+const CLEAN_MAX_LENGTH = 256;
+const NONE: readonly Finding[] = Object.freeze([]);
+
+/**
  * Scans every text of the events — path, identity and session ids, user agent, request id, error
  * code, and the context's keys and string values — and returns them with what looks like a
  * credential redacted, plus how many spans each rule redacted. Event ids are the client's
@@ -164,23 +174,58 @@ export async function redactSecrets(
   events: readonly NormalizedEvent[],
 ): Promise<{ events: NormalizedEvent[]; counts: Map<string, number> }> {
   const texts: string[] = [];
-  for (const e of events)
-    visitTexts(e, (t) => {
-      texts.push(t);
-      return t;
-    });
-  const findings = await findSecrets(texts);
+  const firstText: number[] = [];
+  for (const e of events) {
+    firstText.push(texts.length);
+    collectTexts(e, texts);
+  }
+  firstText.push(texts.length);
+  // Each distinct text is scanned once, and not at all when it was found clean before.
+  const byText = new Map<string, readonly Finding[]>();
+  for (const t of texts) if (!clean.has(t)) byText.set(t, NONE);
+  const scanned = [...byText.keys()];
+  for (const [i, f] of (await findSecrets(scanned)).entries()) {
+    const t = scanned[i] as string;
+    byText.set(t, f);
+    if (f.length === 0 && t.length <= CLEAN_MAX_LENGTH) {
+      if (clean.size >= CLEAN_MAX) clean.clear();
+      clean.add(t);
+    }
+  }
+  const findings = texts.map((t) => byText.get(t) ?? NONE);
   const counts = new Map<string, number>();
-  let i = 0;
-  const out = events.map((e) =>
-    visitTexts(e, (t) => {
-      const f = findings[i++] as Finding[];
+  const out = events.map((e, k) => {
+    let i = firstText[k] as number;
+    // Nearly every event holds no secret: it is kept as it is, not rebuilt.
+    if (!findings.slice(i, firstText[k + 1]).some((f) => f.length > 0)) return e;
+    return visitTexts(e, (t) => {
+      const f = findings[i++] as readonly Finding[];
       if (f.length === 0) return t;
       for (const { rule } of f) counts.set(rule, (counts.get(rule) ?? 0) + 1);
       return applyFindings(t, f);
-    }),
-  );
+    });
+  });
   return { events: out, counts };
+}
+
+/** Appends the texts of `e` to `out` in visitTexts' order, building nothing (most events hold no secret). */
+function collectTexts(e: NormalizedEvent, out: string[]): void {
+  out.push(e.path, e.identity.id);
+  for (const t of [e.identity.session_id, e.user_agent, e.request.id, e.error_code])
+    if (t !== null) out.push(t);
+  const stack: unknown[] = [e.context];
+  while (stack.length > 0) {
+    const v = stack.pop();
+    if (typeof v === "string") out.push(v);
+    else if (Array.isArray(v)) for (let i = v.length - 1; i >= 0; i--) stack.push(v[i]);
+    else if (v !== null && typeof v === "object") {
+      const entries = Object.entries(v);
+      for (let i = entries.length - 1; i >= 0; i--) {
+        const [k, inner] = entries[i] as [string, unknown];
+        stack.push(inner, k);
+      }
+    }
+  }
 }
 
 /** Calls `map` on each text of `e` in a fixed order and returns the event rebuilt from its answers. */

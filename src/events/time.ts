@@ -24,34 +24,40 @@ export function parseTimestamp(input: string): TimeParse {
   if (frac.length > 6)
     return { ok: false, message: "must have at most six fractional digits (microseconds)" };
   const year = Number(y);
-  const local = Date.UTC(year, Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s));
-  const check = new Date(local);
-  // Date.UTC rolls 2026-02-30 over to March; a real calendar date survives the round trip.
+  const month = Number(mo);
+  // Date.UTC reads years 0–99 as 1900–1999: refuse far-off years first (an offset moves a day at most).
+  if (year < MIN_YEAR - 1 || year > MAX_YEAR + 1) return outOfRange;
+  // A real calendar date: 2026-02-30 is refused, 2028-02-29 is not (Date.UTC's day 0 is the
+  // previous month's last day).
   if (
-    check.getUTCFullYear() !== year ||
-    check.getUTCMonth() !== Number(mo) - 1 ||
-    check.getUTCDate() !== Number(d) ||
+    month < 1 ||
+    month > 12 ||
+    Number(d) < 1 ||
+    Number(d) > new Date(Date.UTC(year, month, 0)).getUTCDate() ||
     Number(h) > 23 ||
     Number(mi) > 59 ||
     Number(s) > 59
   ) {
     return { ok: false, message: "is not a valid calendar date and time" };
   }
-  let offsetMs = 0;
-  if (off !== "Z" && off !== "z") {
-    const sign = off.startsWith("-") ? -1 : 1;
-    const [oh, om] = off.slice(1).split(":").map(Number) as [number, number];
-    if (oh > 23 || om > 59) return { ok: false, message: "has an invalid UTC offset" };
-    offsetMs = sign * (oh * 60 + om) * 60_000;
-  }
-  const epochMs = local - offsetMs;
-  const utcYear = new Date(epochMs).getUTCFullYear();
-  if (utcYear < MIN_YEAR || utcYear > MAX_YEAR) {
-    return { ok: false, message: `must lie between ${MIN_YEAR} and ${MAX_YEAR}` };
-  }
   const micros = frac.padEnd(6, "0");
+  if (off === "Z" || off === "z") {
+    // Already UTC (what clients nearly always send): the canonical form is the fields as given.
+    if (year < MIN_YEAR || year > MAX_YEAR) return outOfRange;
+    return { ok: true, value: `${y}-${mo}-${d}T${h}:${mi}:${s}.${micros}Z` };
+  }
+  const sign = off.startsWith("-") ? -1 : 1;
+  const oh = Number(off.slice(1, 3));
+  const om = Number(off.slice(4, 6));
+  if (oh > 23 || om > 59) return { ok: false, message: "has an invalid UTC offset" };
+  const epochMs =
+    Date.UTC(year, month - 1, Number(d), Number(h), Number(mi), Number(s)) - sign * (oh * 60 + om) * 60_000;
+  const utcYear = new Date(epochMs).getUTCFullYear();
+  if (utcYear < MIN_YEAR || utcYear > MAX_YEAR) return outOfRange;
   return { ok: true, value: formatTimestamp(epochMs, micros) };
 }
+
+const outOfRange: TimeParse = { ok: false, message: `must lie between ${MIN_YEAR} and ${MAX_YEAR}` };
 
 /** `epochMs` (whole seconds matter) + six fractional digits → `YYYY-MM-DDTHH:MM:SS.ffffffZ`. */
 export function formatTimestamp(epochMs: number, micros: string): string {

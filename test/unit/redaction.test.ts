@@ -200,6 +200,41 @@ describe("redaction by value: what looks like a credential, whatever its key", (
     expect(counts.get("private-key")).toBeGreaterThanOrEqual(1);
   });
 
+  it("finds each secret in its own event of a mixed batch, and leaves clean events as they are", async () => {
+    const gh = j("ghp_", "wWPw5k4aXcaT4fNP0UcnZwJUVFk6LO0pINUx");
+    const clean = [
+      event({ context: { a: [["x", { b: "y" }], []], c: { d: { e: "f" } } } }),
+      event({ user_agent: null, request: null, context: { n: 1, t: true, z: null } }),
+      event(),
+    ];
+    const batch = [
+      clean[0],
+      event({ context: { outer: [["plain", { [gh]: "as a key" }]], after: "kept" } }),
+      clean[1],
+      event({ identity: { id: "user:a", type: "user", session_id: null }, context: { k: [[[`x ${jwt}`]]] } }),
+      clean[2],
+    ] as NormalizedEvent[];
+    const { events } = await redactSecrets(batch);
+    for (const i of [0, 2, 4]) expect(events[i]).toBe(batch[i]);
+    expect(events[1]?.context).toEqual({ outer: [["plain", { [REDACTED]: "as a key" }]], after: "kept" });
+    expect(events[3]?.context).toEqual({ k: [[[`x ${REDACTED}`]]] });
+    expect(events[3]?.path).toBe(batch[3]?.path);
+  });
+
+  it("redacts a secret every time it is sent and in every copy, however often its neighbours repeat", async () => {
+    const ua = "scaivault-cli/2.0";
+    for (let round = 0; round < 3; round++) {
+      const { events, counts } = await redactSecrets([
+        event({ user_agent: ua }),
+        event({ user_agent: `${ua} ${jwt}` }),
+        event({ user_agent: ua, context: { copy: `${ua} ${jwt}` } }),
+      ]);
+      expect(events.map((e) => e.user_agent)).toEqual([ua, `${ua} ${REDACTED}`, ua]);
+      expect(events[2]?.context).toEqual({ copy: `${ua} ${REDACTED}` });
+      expect(counts.get("jwt")).toBe(2);
+    }
+  });
+
   it("two keys redacted alike both stay", async () => {
     const a = j("ghp_", "wWPw5k4aXcaT4fNP0UcnZwJUVFk6LO0pINUx");
     const b = j("ghp_", "xXPw5k4aXcaT4fNP0UcnZwJUVFk6LO0pINUy");

@@ -80,7 +80,8 @@ export async function ingestEvents(
   for (let attempt = 0; pending.length > 0; attempt++) {
     const batch = pending.map((i) => events[i] as NormalizedEvent);
     const res = await deps.client.bulk({
-      body: bulkBody(AUDIT_STREAM, tenant, batch, ingested) as never,
+      // Bytes, not text: the client would measure a string's UTF-8 length, then encode it again.
+      body: Buffer.from(bulkBody(AUDIT_STREAM, tenant, batch, ingested)) as never,
       // Only what we read back: a full bulk response for 1,000 items is large and slow to parse.
       filter_path: BULK_FILTER,
     });
