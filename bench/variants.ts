@@ -47,6 +47,10 @@ const VARIANTS: Record<string, (s: Json, m: Json) => void> = {
     delete s["sort.field"];
     delete s["sort.order"];
   },
+  // Two shards on the one node: a page's query phase runs on both cores, then merges.
+  "two-shards": (s) => {
+    s.number_of_shards = 2;
+  },
   "tenant-first": (s) => {
     s["sort.field"] = ["scaivault.tenant", "@timestamp", "event.id"];
     s["sort.order"] = ["asc", "desc", "desc"];

@@ -52,15 +52,17 @@ export async function ingest(ctx: BenchContext): Promise<PartResult> {
         tenant,
         scope: "audit:write",
       });
+      // Bodies are serialized before the clock starts, as the other sides' are.
+      const bodies = batches(events).map((b) => ({ count: b.length, body: JSON.stringify({ events: b }) }));
       return runConcurrently(
-        batches(events).map((b) => async () => {
+        bodies.map((b) => async () => {
           const res = await fetch(`${env.apiUrl}/v1/audit/events`, {
             method: "POST",
-            body: JSON.stringify({ events: b }),
+            body: b.body,
             headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
           });
           const out = (await res.json()) as { accepted?: number };
-          if (res.status !== 200 || out.accepted !== b.length)
+          if (res.status !== 200 || out.accepted !== b.count)
             throw new Error(`API answered ${res.status}: ${JSON.stringify(out).slice(0, 300)}`);
         }),
         CLIENTS,
@@ -115,16 +117,46 @@ export async function ingest(ctx: BenchContext): Promise<PartResult> {
       take(10 * BATCH, { seed: 7, tenant: "warm", days: 30, end: new Date() }),
     );
 
+  /**
+   * CPU seconds used so far by the service (its own metric) and by OpenSearch (node stats): on a
+   * machine they share, the API's ratio is set by what each costs per event, which wall-clock rates
+   * on a noisy machine show less steadily.
+   */
+  const cpuSeconds = async () => {
+    const text = await (await fetch(`${env.apiUrl}/metrics`)).text();
+    const nodes = await client.nodes.stats({ metric: ["process"] });
+    return {
+      service: Number(/^process_cpu_seconds_total (\S+)$/m.exec(text)?.[1]),
+      opensearch:
+        Object.values(nodes.body.nodes).reduce((sum, n) => sum + (n.process?.cpu?.total_in_millis ?? 0), 0) /
+        1000,
+    };
+  };
+
   const rates: Record<Side, number[]> = { api: [], direct: [], template: [], naive: [] };
+  const cpu: Record<Side, { service: number[]; opensearch: number[] }> = {
+    api: { service: [], opensearch: [] },
+    direct: { service: [], opensearch: [] },
+    template: { service: [], opensearch: [] },
+    naive: { service: [], opensearch: [] },
+  };
   const runId = Date.now().toString(36);
   for (let round = 0; round < ROUNDS; round++) {
     const events = take(EVENTS, { seed: 100 + round, tenant: "bench", days: 30, end: new Date() });
     const order: Side[] =
       round % 2 ? ["direct", "api", "naive", "template"] : ["api", "direct", "template", "naive"];
     for (const side of order) {
+      const before = await cpuSeconds();
       const secs = await sides[side](`bench-${runId}-${side}-${round}`, events);
+      const after = await cpuSeconds();
+      const perEvent = (k: "service" | "opensearch") => ((after[k] - before[k]) * 1e6) / events.length;
       rates[side].push(events.length / secs);
-      console.log(`  round ${round + 1} ${side.padEnd(8)} ${Math.round(events.length / secs)} events/s`);
+      cpu[side].service.push(perEvent("service"));
+      cpu[side].opensearch.push(perEvent("opensearch"));
+      console.log(
+        `  round ${round + 1} ${side.padEnd(8)} ${Math.round(events.length / secs)} events/s, ` +
+          `CPU per event: service ${perEvent("service").toFixed(1)} µs, OpenSearch ${perEvent("opensearch").toFixed(1)} µs`,
+      );
     }
   }
   const m = Object.fromEntries(Object.entries(rates).map(([k, v]) => [k, Math.round(median(v))])) as Record<
@@ -160,8 +192,19 @@ export async function ingest(ctx: BenchContext): Promise<PartResult> {
           ],
         ],
       },
+      {
+        title:
+          "CPU per event on the shared machine (µs, median of the rounds): the service's and OpenSearch's",
+        head: ["path", "service", "OpenSearch", "together"],
+        rows: (["api", "direct", "template", "naive"] as Side[]).map((side) => {
+          const service = median(cpu[side].service);
+          const opensearch = median(cpu[side].opensearch);
+          return [side, service.toFixed(1), opensearch.toFixed(1), (service + opensearch).toFixed(1)];
+        }),
+      },
     ],
     data: {
+      cpu_us_per_event: cpu,
       events_per_side: EVENTS,
       batch: BATCH,
       clients: CLIENTS,
