@@ -157,11 +157,12 @@ function applyFindings(text: string, findings: readonly Finding[]): string {
 /**
  * Texts repeat from event to event (the same identities, paths, agents and context values): those
  * found clean are remembered, up to a bound, and not scanned again. The rules are fixed, so a text
- * clean once is clean always; a text with a finding is never remembered, and only short texts are.
+ * clean once is clean always; a text with a finding is never remembered, and only short texts are
+ * (at most 20,000 × 128 characters: a few MB).
  */
 const clean = new Set<string>();
-const CLEAN_MAX = 100_000;
-const CLEAN_MAX_LENGTH = 256;
+const CLEAN_MAX = 20_000;
+const CLEAN_MAX_LENGTH = 128;
 const NONE: readonly Finding[] = Object.freeze([]);
 
 /**
