@@ -81,7 +81,15 @@ export async function writeReport(dir = new URL("./results/", import.meta.url)):
         `${r.iterations} iterations per side`,
       "",
     );
-    for (const part of Object.values(r.parts)) for (const t of part.tables) out.push(...markdown(t));
+    for (const part of Object.values(r.parts)) {
+      // A part kept from an earlier run than the others says so.
+      if (part.measured && Math.abs(Date.parse(part.measured) - Date.parse(r.date)) > 3_600_000)
+        out.push(
+          `_The next table${part.tables.length > 1 ? "s were" : " was"} measured ${part.measured.slice(0, 16).replace("T", " ")} UTC._`,
+          "",
+        );
+      for (const t of part.tables) out.push(...markdown(t));
+    }
   }
   await writeFile(new URL("../RESULTS.md", dir), `${out.join("\n")}\n`);
 }

@@ -8,7 +8,7 @@
  * measured so far. The cluster is OPENSEARCH_URL, else a node of its own whose data stays in
  * `.data/bench/<size>` between runs (10M events take ≈ 5 GB there with the naive copy).
  */
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { cpus, tmpdir, totalmem } from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
@@ -99,13 +99,15 @@ console.log(
     `Node ${process.version}, ${cpus().length} cores; parts ${chosen.join(", ")}`,
 );
 
-const results: Record<string, PartResult> = { storage: await storage() };
+const results: Record<string, PartResult> = {
+  storage: { ...(await storage()), measured: new Date().toISOString() },
+};
 print(results.storage?.tables ?? []);
 try {
   for (const name of chosen) {
     console.log(`\n== ${name}`);
     const r = await (PARTS[name] as Part)(ctx);
-    results[name] = r;
+    results[name] = { ...r, measured: new Date().toISOString() };
     print(r.tables);
   }
 } catch (err) {
@@ -116,8 +118,14 @@ try {
 await removeWritten();
 
 await mkdir(new URL("./results/", import.meta.url), { recursive: true });
+const runFile = new URL(`./results/run-${label}.json`, import.meta.url);
+// Parts not run this time keep their earlier figures (each says when it was measured).
+const earlier = await readFile(runFile, "utf8").then(
+  (t) => (JSON.parse(t) as { parts?: Record<string, PartResult> }).parts ?? {},
+  () => ({}),
+);
 await writeFile(
-  new URL(`./results/run-${label}.json`, import.meta.url),
+  runFile,
   `${JSON.stringify(
     {
       date: new Date().toISOString(),
@@ -125,7 +133,7 @@ await writeFile(
       machine: { cores: cpus().length, cpu: cpus()[0]?.model, memory_gb: Math.round(totalmem() / 2 ** 30) },
       versions: { opensearch: info.version.number, node: process.version },
       iterations: ctx.iterations,
-      parts: results,
+      parts: { ...earlier, ...results },
     },
     null,
     2,

@@ -30,6 +30,8 @@ export interface PartResult {
   tables: Table[];
   /** Raw figures, kept in bench/results/run-<size>.json. */
   data: Record<string, unknown>;
+  /** When it was measured (ISO): a run of some parts keeps the others from earlier runs. */
+  measured?: string;
 }
 
 export type Part = (ctx: BenchContext) => Promise<PartResult>;
