@@ -121,7 +121,12 @@ await mkdir(new URL("./results/", import.meta.url), { recursive: true });
 const runFile = new URL(`./results/run-${label}.json`, import.meta.url);
 // Parts not run this time keep their earlier figures (each says when it was measured).
 const earlier = await readFile(runFile, "utf8").then(
-  (t) => (JSON.parse(t) as { parts?: Record<string, PartResult> }).parts ?? {},
+  (t) => {
+    const run = JSON.parse(t) as { date: string; parts?: Record<string, PartResult> };
+    return Object.fromEntries(
+      Object.entries(run.parts ?? {}).map(([k, p]) => [k, { ...p, measured: p.measured ?? run.date }]),
+    );
+  },
   () => ({}),
 );
 await writeFile(
