@@ -20,7 +20,7 @@ import { type BenchContext, type PartResult, ratio } from "./part.ts";
 const EVENTS = 100_000;
 const BATCH = 1000;
 const CLIENTS = 4;
-const ROUNDS = 3;
+const ROUNDS = 5;
 const WARM_UP = 50_000;
 
 type Side = "api" | "direct" | "template" | "naive";
