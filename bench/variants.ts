@@ -47,6 +47,14 @@ const VARIANTS: Record<string, (s: Json, m: Json) => void> = {
     delete s["sort.field"];
     delete s["sort.order"];
   },
+  // No doc values for ids that are filtered on but never aggregated or sorted by the service.
+  "lean-doc-values": (_s, m) => {
+    for (const path of ["http.request.id", "scaivault.session.id"]) {
+      let node = m;
+      for (const part of path.split(".")) node = (node.properties as Json)[part] as Json;
+      node.doc_values = false;
+    }
+  },
   // Two shards on the one node: a page's query phase runs on both cores, then merges.
   "two-shards": (s) => {
     s.number_of_shards = 2;
