@@ -193,14 +193,17 @@ export async function redactSecrets(
       clean.add(t);
     }
   }
-  const findings = texts.map((t) => byText.get(t) ?? NONE);
+  // Findings belong to a text, not to where it stands: each is looked up by its content.
+  const findingsOf = (t: string) => byText.get(t) ?? NONE;
   const counts = new Map<string, number>();
   const out = events.map((e, k) => {
-    let i = firstText[k] as number;
     // Nearly every event holds no secret: it is kept as it is, not rebuilt.
-    if (!findings.slice(i, firstText[k + 1]).some((f) => f.length > 0)) return e;
+    let secret = false;
+    for (let j = firstText[k] as number; j < (firstText[k + 1] as number) && !secret; j++)
+      secret = findingsOf(texts[j] as string).length > 0;
+    if (!secret) return e;
     return visitTexts(e, (t) => {
-      const f = findings[i++] as readonly Finding[];
+      const f = findingsOf(t);
       if (f.length === 0) return t;
       for (const { rule } of f) counts.set(rule, (counts.get(rule) ?? 0) + 1);
       return applyFindings(t, f);
@@ -209,7 +212,7 @@ export async function redactSecrets(
   return { events: out, counts };
 }
 
-/** Appends the texts of `e` to `out` in visitTexts' order, building nothing (most events hold no secret). */
+/** Appends every text of `e` to `out`, building nothing (most events hold no secret). */
 function collectTexts(e: NormalizedEvent, out: string[]): void {
   out.push(e.path, e.identity.id);
   for (const t of [e.identity.session_id, e.user_agent, e.request.id, e.error_code])
