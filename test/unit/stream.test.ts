@@ -4,7 +4,6 @@ import type { AuditEvent } from "../../src/events/event.schema.ts";
 import {
   advance,
   formatPosition,
-  generationOf,
   isAfter,
   later,
   parsePosition,
@@ -13,6 +12,7 @@ import {
 import { changesSearch } from "../../src/features/stream/stream.query.ts";
 import { Subscriber } from "../../src/features/stream/stream.subscriber.ts";
 import { eventFilter, textTokens } from "../../src/filters/filters.match.ts";
+import { generationOf } from "../../src/opensearch/progress.ts";
 import { inScope } from "../../src/tenancy/tenant-scope.ts";
 
 describe("live-tail positions", () => {

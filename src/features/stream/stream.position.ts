@@ -32,13 +32,6 @@ export function parsePosition(text: string): Position | undefined {
   return { gen, seq };
 }
 
-/** The generation of a backing index from its name (`.ds-audit-events-000003` → 3). */
-export function generationOf(index: string): number {
-  const m = /-(\d+)$/.exec(index);
-  if (!m) throw new Error(`not a data stream backing index: ${index}`);
-  return Number(m[1]);
-}
-
 /** Whether the operation `seqNo` on `shard` of generation `gen` lies beyond `p`. */
 export function isAfter(gen: number, shard: number, seqNo: number, p: Position): boolean {
   return gen > p.gen || (gen === p.gen && seqNo >= (p.seq[shard] ?? 0));

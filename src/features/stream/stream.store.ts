@@ -1,99 +1,24 @@
 /**
  * @module features/stream/store
- * What the live tail reads from OpenSearch: the backing indices' progress (sequence-number
- * checkpoints per shard), a refresh, and one shard's operations in a range.
+ * What the live tail reads from OpenSearch: one shard's operations in a range, and whether a
+ * client's position is one this store has reached (progress itself: opensearch/progress).
  */
 import type { Client } from "@opensearch-project/opensearch";
 import { invalidField } from "../../errors.ts";
+import { storeProgress } from "../../opensearch/progress.ts";
 import type { Clause } from "../../tenancy/tenant-scope.ts";
-import { generationOf, type Position } from "./stream.position.ts";
+import type { Position } from "./stream.position.ts";
 import type { SeqRange } from "./stream.query.ts";
-
-export interface ShardProgress {
-  /** Every operation up to here is done on every in-sync copy (the global checkpoint). */
-  checkpoint: number;
-  /** The highest sequence number assigned so far. */
-  max: number;
-}
-
-export interface BackingIndex {
-  name: string;
-  gen: number;
-  shards: ShardProgress[];
-}
 
 export interface StoredHit {
   _seq_no: number;
   _source: unknown;
 }
 
-type ShardStats = {
-  routing: { primary: boolean };
-  seq_no: { max_seq_no: number; global_checkpoint: number };
-};
-
 /** The data stream the live tail reads: the audit events (tests also use one with two shards). */
 export interface Store {
   client: Client;
   stream: string;
-}
-
-/** A backing index's name: rollover always adds one to the generation. */
-const backingIndex = (stream: string, gen: number) => `.ds-${stream}-${String(gen).padStart(6, "0")}`;
-
-/**
- * Backing indices, oldest first, with each shard's progress. From a generation on, only that one
- * and the next are asked for (years of daily indices would make every poll heavy): the last one
- * returned is then the write index unless a newer one exists, which the next look finds. Without a
- * generation, or when neither exists any more (retention), every backing index is listed; the last
- * one is then the write index.
- */
-export async function storeProgress(store: Store, fromGen?: number): Promise<BackingIndex[]> {
-  if (fromGen !== undefined) {
-    const near = await progressOf(store.client, [
-      backingIndex(store.stream, fromGen),
-      backingIndex(store.stream, fromGen + 1),
-    ]);
-    if (near.length > 0) return near;
-  }
-  return progressOf(store.client, [store.stream]);
-}
-
-async function progressOf(client: Client, index: string[]): Promise<BackingIndex[]> {
-  const res = await client.indices.stats(
-    {
-      index,
-      // Sequence numbers come with any metric; `docs` is the cheapest to gather.
-      metric: "docs",
-      level: "shards",
-      filter_path: ["indices.*.shards.*.routing.primary", "indices.*.shards.*.seq_no"],
-    },
-    // Accepted by the REST API, missing from the client's request type.
-    { querystring: { ignore_unavailable: true } },
-  );
-  const indices = (res.body as { indices?: Record<string, { shards: Record<string, ShardStats[]> }> })
-    .indices;
-  return Object.entries(indices ?? {})
-    .map(([name, { shards }]) => {
-      const count = Object.keys(shards).length;
-      return {
-        name,
-        gen: generationOf(name),
-        shards: Array.from({ length: count }, (_, i) => {
-          const primary = shards[String(i)]?.find((copy) => copy.routing.primary);
-          // A shard without a started primary has nothing final to offer yet.
-          return primary
-            ? { checkpoint: primary.seq_no.global_checkpoint, max: primary.seq_no.max_seq_no }
-            : { checkpoint: -1, max: -1 };
-        }),
-      };
-    })
-    .sort((a, b) => a.gen - b.gen);
-}
-
-/** Makes every operation done so far searchable (they are, at the latest, after refresh_interval). */
-export async function refresh(client: Client, index: string): Promise<void> {
-  await client.indices.refresh({ index });
 }
 
 /** One page of one shard's operations, in store order. */
