@@ -14,8 +14,9 @@ export default class SummaryReporter implements Reporter {
         else if (state === "failed") counts.failed++;
         else counts.skipped++;
       }
-      // A file that failed to load has no tests but must still count as a failure.
-      if (mod.state() === "failed" && [...mod.children.allTests()].length === 0) counts.failed++;
+      // A file that failed to load or set up (its tests skipped, or none) still counts as a failure.
+      const tests = [...mod.children.allTests()];
+      if (mod.state() === "failed" && !tests.some((t) => t.result().state === "failed")) counts.failed++;
     }
     const skipped = counts.skipped > 0 ? `, ${counts.skipped} skipped` : "";
     console.log(`\ntests: ${counts.passed} passed, ${counts.failed} failed${skipped}`);
