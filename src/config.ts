@@ -103,6 +103,8 @@ const schema = z
       })
       .optional(),
     LIFECYCLE_COLD_AFTER_DAYS: z.coerce.number().int().min(1).max(3650).default(90),
+    SUMMARY_ROLLUP: bool.default(true),
+    SUMMARY_ROLLUP_INTERVAL_MS: z.coerce.number().int().min(1000).default(30_000),
     RETENTION_PURGE: bool.default(true),
     RETENTION_PURGE_INTERVAL_MS: z.coerce.number().int().min(1000).default(3_600_000),
     RETENTION_PURGE_RPS: z.coerce
@@ -254,6 +256,12 @@ export interface Config {
     readonly purgeIntervalMs: number;
     readonly purgeRequestsPerSecond: number;
   };
+  /** The summaries' hourly rollup (features/summary/rollup.job). */
+  readonly rollup: {
+    /** Whether this replica takes part in keeping it (one replica at a time). */
+    readonly enabled: boolean;
+    readonly intervalMs: number;
+  };
 }
 
 export interface ExportSettings {
@@ -355,6 +363,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       purgeIntervalMs: e.RETENTION_PURGE_INTERVAL_MS,
       purgeRequestsPerSecond: e.RETENTION_PURGE_RPS,
     }),
+    rollup: Object.freeze({ enabled: e.SUMMARY_ROLLUP, intervalMs: e.SUMMARY_ROLLUP_INTERVAL_MS }),
     stream: Object.freeze({
       pollIntervalMs: e.STREAM_POLL_INTERVAL_MS,
       heartbeatMs: e.STREAM_HEARTBEAT_MS,

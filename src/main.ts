@@ -14,6 +14,7 @@ import { type ExportThread, startExportThread } from "./features/exports/exports
 import { lifecycleWithoutIsm } from "./features/retention/retention.lifecycle.ts";
 import { Purger } from "./features/retention/retention.purge.ts";
 import { StreamHub } from "./features/stream/stream.hub.ts";
+import { RollupJob } from "./features/summary/rollup.job.ts";
 import { createVerifier } from "./http/auth.ts";
 import { createMetrics } from "./http/metrics.ts";
 import { startServer } from "./http/server.ts";
@@ -55,6 +56,9 @@ export async function runService(env: NodeJS.ProcessEnv, hooks: ServiceHooks = {
         lifecycle: lifecycleWithoutIsm(readiness, config.lifecycle),
       })
     : undefined;
+  const rollup = config.rollup.enabled
+    ? new RollupJob({ client, log, intervalMs: config.rollup.intervalMs })
+    : undefined;
   let exportThread: ExportThread | undefined;
 
   void readiness
@@ -64,6 +68,7 @@ export async function runService(env: NodeJS.ProcessEnv, hooks: ServiceHooks = {
       log.info({ seconds: ((performance.now() - began) / 1000).toFixed(1) }, "ready");
       // The job and tenant indices exist once the bootstrap is done.
       purger?.start();
+      rollup?.start();
       if (config.exports.worker)
         exportThread = startExportThread(
           { logLevel: config.logLevel, opensearch: config.opensearch, exports: config.exports },
@@ -107,6 +112,7 @@ export async function runService(env: NodeJS.ProcessEnv, hooks: ServiceHooks = {
     await closed;
     await exportThread?.stop();
     purger?.stop();
+    await rollup?.stop();
     health.stop();
     await client.close();
     await hooks.afterStop?.(log);

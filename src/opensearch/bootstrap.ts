@@ -311,9 +311,15 @@ export async function bootstrap(client: Client, assets: Assets): Promise<Bootstr
   }
 
   const indices: string[] = [];
-  for (const name of assets.templates.flatMap((t) => declaredIndices(t.body))) {
-    indices.push(name);
-    await client.indices.create({ index: name }).catch(ignoreExists);
+  for (const t of assets.templates) {
+    for (const name of declaredIndices(t.body)) {
+      indices.push(name);
+      await client.indices.create({ index: name }).catch(ignoreExists);
+      // One made by an older version gets the fields added since (its strict mapping refuses them).
+      const mappings = (t.body.template as Json | undefined)?.mappings as Json | undefined;
+      if (mappings?.properties)
+        await client.indices.putMapping({ index: name, body: { properties: mappings.properties } as never });
+    }
   }
 
   return {

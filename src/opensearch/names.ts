@@ -6,3 +6,6 @@ export const EXPORT_JOBS_INDEX = "scaivault-exports";
 
 /** Per-tenant settings such as retention (see index-templates/scaivault-tenants.json). */
 export const TENANTS_INDEX = "scaivault-tenants";
+
+/** The summaries' hourly rollup rows and its watermark (see index-templates/scaivault-rollup.json). */
+export const ROLLUP_INDEX = "scaivault-rollup";

@@ -6,6 +6,14 @@
  */
 import type { Client } from "@opensearch-project/opensearch";
 
+/** A place in store order: everything before it has been read. */
+export interface Position {
+  /** Generation of the backing index (`.ds-audit-events-000003` → 3). */
+  gen: number;
+  /** Per shard: operations read so far, i.e. the next `_seq_no` to read. */
+  seq: number[];
+}
+
 /** The generation of a backing index from its name (`.ds-audit-events-000003` → 3). */
 export function generationOf(index: string): number {
   const m = /-(\d+)$/.exec(index);

@@ -26,6 +26,35 @@ const docId = (tenant: string) => scopedId(tenant, "retention");
 /** A tenant's last purge outcome lives at this `_id` (written by retention.purge). */
 export const purgeStatusId = (tenant: string) => scopedId(tenant, "purge");
 
+const purgedBeforeId = (tenant: string) => scopedId(tenant, "purged-before");
+
+/**
+ * The newest cut-off a purge of the tenant deleted (or began deleting) up to, or null. It only
+ * moves forward, even when a retention is raised again: counts kept from before a purge (the
+ * summaries' rollup) must not be used for anything older.
+ */
+export async function purgedBefore(client: Client, tenant: string): Promise<string | null> {
+  try {
+    const res = await client.get({ index: TENANTS_INDEX, id: purgedBeforeId(tenant) });
+    return (res.body._source as { purged_before?: string } | undefined)?.purged_before ?? null;
+  } catch (err) {
+    if (statusOf(err) === 404) return null;
+    throw err;
+  }
+}
+
+/** Records, before deleting, that a purge deletes the tenant's events older than `cut`. */
+export async function markPurging(client: Client, tenant: string, cut: string): Promise<void> {
+  const before = await purgedBefore(client, tenant);
+  if (before !== null && before >= cut) return;
+  await client.index({
+    index: TENANTS_INDEX,
+    id: purgedBeforeId(tenant),
+    body: { scaivault: { tenant }, purged_before: cut } as never,
+    refresh: "wait_for",
+  });
+}
+
 /** The tenant's stored retention, or undefined when it keeps the default. */
 export async function storedRetention(client: Client, tenant: string): Promise<RetentionDoc | undefined> {
   try {

@@ -13,9 +13,14 @@ describe("bootstrap against a real OpenSearch", async () => {
     const first = await bootstrap(client, assets);
     const second = await bootstrap(client, assets);
     expect(second).toEqual(first);
-    expect(first.templates).toEqual(["audit-events", "scaivault-exports", "scaivault-tenants"]);
+    expect(first.templates).toEqual([
+      "audit-events",
+      "scaivault-exports",
+      "scaivault-rollup",
+      "scaivault-tenants",
+    ]);
     expect(first.dataStreams).toEqual(["audit-events"]);
-    expect(first.indices).toEqual(["scaivault-exports", "scaivault-tenants"]);
+    expect(first.indices).toEqual(["scaivault-exports", "scaivault-rollup", "scaivault-tenants"]);
     expect(first.coldAfterDays).toBe(90);
     for (const index of first.indices) {
       const mapping = await client.indices.getMapping({ index });

@@ -602,6 +602,7 @@ describe("the service killed mid-export", () => {
       EXPORT_LEASE_MS: "2000",
       EXPORT_POLL_INTERVAL_MS: "200",
       RETENTION_PURGE: "false", // the retention tests own the purge lease of the shared cluster
+      SUMMARY_ROLLUP: "false", // and the rollup tests the rollup's
     });
     await waitForStatus(`http://127.0.0.1:${port}/readyz`, 200, 60_000, svc.output);
     return svc;

@@ -17,9 +17,10 @@ describe("the service process", () => {
       OPENSEARCH_URL: inject("opensearchUrl"),
       AUDIT_JWT_SECRET: SECRET,
       PORT: String(port),
-      // The export and retention tests own the job queue and the purge lease of the shared cluster.
+      // The export, retention and rollup tests own the job queue and the leases of the shared cluster.
       EXPORT_WORKER: "false",
       RETENTION_PURGE: "false",
+      SUMMARY_ROLLUP: "false",
     });
     try {
       const res = await waitForStatus(`http://127.0.0.1:${port}/readyz`, 200, 60_000, svc.output);

@@ -214,6 +214,7 @@ describe("bootstrap on a cluster with ISM", async () => {
         ),
         rollover: rec("indices.rollover"),
         create: rec("indices.create"),
+        putMapping: rec("indices.putMapping"),
       },
     };
     return { client: client as unknown as Client, calls };

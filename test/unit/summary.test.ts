@@ -60,16 +60,27 @@ describe("summary builders", () => {
       {},
       { interval: "1h", window: { from: 1000, to: 7_201_000 }, top: 5 },
     ) as any;
-    expect(body.track_total_hits).toBe(true);
-    expect(body.aggs.histogram.date_histogram).toEqual({
+    // Every count is a weighted sum (a rollup row counts its events, an event 1), read the same way
+    // with or without rows.
+    const n = { n: { sum: { field: "scaivault.rollup.count", missing: 1 } } };
+    expect(body.aggs.totals.filter).toEqual({ match_all: {} });
+    expect(body.aggs.totals.aggs.n).toEqual(n.n);
+    expect(body.aggs.totals.aggs.histogram.date_histogram).toEqual({
       field: "@timestamp",
       fixed_interval: "1h",
       min_doc_count: 0,
       extended_bounds: { min: 1000, max: 7_200_999 },
     });
-    expect(body.aggs.histogram.aggs.failures).toEqual({ filter: { term: { "event.outcome": "failure" } } });
-    expect(body.aggs.by_action.terms.size).toBe(ACTIONS.length);
-    expect(body.aggs.top_identities.terms).toMatchObject({ field: "user.id", size: 5 });
+    expect(body.aggs.totals.aggs.histogram.aggs).toEqual({
+      ...n,
+      failures: { filter: { term: { "event.outcome": "failure" } }, aggs: n },
+    });
+    expect(body.aggs.totals.aggs.by_action.terms.size).toBe(ACTIONS.length);
+    expect(body.aggs.identities.aggs.top.terms).toMatchObject({
+      field: "user.id",
+      size: 5,
+      order: { n: "desc" },
+    });
   });
 
   it("slices the baseline into window-long slots that end where the window starts", () => {

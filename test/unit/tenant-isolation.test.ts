@@ -49,6 +49,12 @@ const TENANT_BUILDERS: Record<string, Samples> = {
     { pitId: "pit", keepAlive: "1m", size: 10, after: null },
   ],
   "stream/catchUpSearch": (t) => [t, { actions: ["read"] }, { from: 0, to: 9 }, 100],
+  "summary/dirtyHoursSearch": (t) => [
+    t,
+    { lo: 0, hi: 3_600_000 },
+    { stream: "audit-events", mark: { gen: 2, seq: [10] } },
+    500,
+  ],
 };
 
 /** Builders over one tenant's own documents that are not audit events: no retention cut-off. */
@@ -68,6 +74,19 @@ const NOT_TENANT_READS: Record<string, string> = {
   "stream/changesSearch":
     "the shared feed: the subscribed tenants' new events, each matched in memory by inScope",
   "summary/GROUP_FIELDS": "field names",
+  "summary/HOUR_MS": "a constant",
+  "summary/ROW_KINDS": "field names of the rollup's rows",
+  "summary/WEIGHT": "an aggregation (inside summarySearch)",
+  "summary/eventsOr": "a clause (inside summarySearch's aggregations)",
+  "summary/splitClause": "a clause (inside summarySearch's scoped query)",
+  "summary/storedAfter": "a clause (inside dirtyHoursSearch, and the job's)",
+  "summary/laterIndexPatterns": "index name patterns",
+  "summary/hourRanges": "arithmetic on hours",
+  "summary/rowSpan": "arithmetic on a window",
+  "summary/rowDocument": "the rollup job: one row it writes",
+  "summary/changedPairsSearch": "the rollup job: which tenants' hours received events, over every tenant",
+  "summary/rowsSearch":
+    "the rollup job: one tenant's counts over every stored event (readers apply the cut-off, see rowSpan)",
   "summary/parseSummary": "a parser of responses",
   "summary/parseSeries": "a parser of responses",
   "summary/scoreAnomalies": "a parser of responses",

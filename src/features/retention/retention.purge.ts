@@ -21,7 +21,7 @@ import { PeriodicJob } from "../../jobs/periodic.ts";
 import type { Logger } from "../../logger.ts";
 import { statusOf } from "../../opensearch/errors.ts";
 import { AUDIT_STREAM, TENANTS_INDEX } from "../../opensearch/names.ts";
-import { cutoff, DEFAULT_RETENTION_DAYS, purgeStatusId } from "../../tenancy/retention.ts";
+import { cutoff, DEFAULT_RETENTION_DAYS, markPurging, purgeStatusId } from "../../tenancy/retention.ts";
 import type { Clause } from "../../tenancy/tenant-scope.ts";
 import { type LifecycleOptions, type LifecycleStep, runLifecycle } from "./retention.lifecycle.ts";
 import { customRetentions, expiredFor, tenantsPage } from "./retention.query.ts";
@@ -202,6 +202,7 @@ export class Purger {
     };
     if (out.expired > 0) {
       try {
+        await markPurging(this.#deps.client, tenant, cut);
         const r = await this.#deleteByQuery(body, deadline);
         out.deleted = r.deleted ?? 0;
         if ((r.version_conflicts ?? 0) > 0)

@@ -10,13 +10,9 @@
  * checkpoint are final, and a refresh after reading the checkpoint makes all of them searchable:
  * reading (last, checkpoint] in order never skips an event and never returns one twice.
  */
+import type { Position } from "../../opensearch/progress.ts";
 
-export interface Position {
-  /** Generation of the backing index (`.ds-audit-events-000003` → 3). */
-  gen: number;
-  /** Per shard: operations read so far, i.e. the next `_seq_no` to read. */
-  seq: number[];
-}
+export type { Position };
 
 /** The text form, as sent in SSE `id:` fields: `3-41523` (generation, then one number per shard). */
 export function formatPosition(p: Position): string {

@@ -9,6 +9,7 @@ import { filterClauses } from "../../filters/filters.query.ts";
 import type { Filters } from "../../filters/filters.ts";
 import { type Clause, scoped, type Tenant } from "../../tenancy/tenant-scope.ts";
 import { histogramInterval, type Interval } from "./intervals.ts";
+import { eventsOr, type RowKind, splitClause, WEIGHT } from "./rollup.query.ts";
 
 const FAILURE = { term: { "event.outcome": "failure" } };
 
@@ -51,31 +52,55 @@ export function oldestSearch(tenant: Tenant, f: Filters): Clause {
   };
 }
 
+/**
+ * The summary. Without `rows`, over the window's events; with them, over events and the rollup's
+ * rows together (see rollup.query). Every count is a weighted sum, so both read the same way.
+ */
 export function summarySearch(
   tenant: Tenant,
   f: Filters,
   opts: { interval: Interval; window: WindowMs; top: number },
+  rows?: { span: { lo: number; hi: number }; dirty: number[] },
 ): Clause {
-  const top = (field: string, extra: Clause = {}) => ({
-    // shard_size well above `top` keeps the top lists accurate across backing indices.
-    terms: { field, size: opts.top, shard_size: Math.max(100, opts.top * 20) },
-    ...extra,
+  const n = { n: WEIGHT };
+  const failures = { failures: { filter: FAILURE, aggs: n } };
+  const of = (kind: RowKind) => (rows ? eventsOr(kind) : { match_all: {} });
+  const terms = (field: string, size: number, shardSize = size) => ({
+    terms: { field, size, shard_size: shardSize, order: { n: "desc" } },
   });
+  // shard_size well above `top` keeps the top lists accurate across backing indices.
+  const top = (field: string) => terms(field, opts.top, Math.max(100, opts.top * 20));
   return {
-    query: scoped(tenant, filterClauses(f)),
+    query: scoped(tenant, [...filterClauses(f), ...(rows ? [splitClause(rows.span, rows.dirty)] : [])]),
     size: 0,
-    track_total_hits: true,
+    track_total_hits: false,
     aggs: {
-      outcomes: { terms: { field: "event.outcome", size: 2 } },
-      by_action: { terms: { field: "event.action", size: ACTIONS.length } },
-      by_identity_type: { terms: { field: "scaivault.identity.type", size: IDENTITY_TYPES.length } },
-      errors: { terms: { field: "error.code", size: 1000 } },
-      unique_identities: { cardinality: { field: "user.id" } },
-      unique_paths: { cardinality: { field: "scaivault.path" } },
-      top_identities: top("user.id", { aggs: { failures: { filter: FAILURE } } }),
-      top_paths: top("scaivault.path"),
-      top_source_ips: top("source.ip"),
-      histogram: histogram(opts.interval, opts.window),
+      totals: {
+        filter: of("totals"),
+        aggs: {
+          ...n,
+          outcomes: { ...terms("event.outcome", 2), aggs: n },
+          by_action: { ...terms("event.action", ACTIONS.length), aggs: n },
+          by_identity_type: { ...terms("scaivault.identity.type", IDENTITY_TYPES.length), aggs: n },
+          errors: { ...terms("error.code", 1000), aggs: n },
+          histogram: { ...histogram(opts.interval, opts.window), aggs: { ...n, ...failures } },
+        },
+      },
+      identities: {
+        filter: of("identity"),
+        aggs: {
+          unique: { cardinality: { field: "user.id" } },
+          top: { ...top("user.id"), aggs: { ...n, ...failures } },
+        },
+      },
+      paths: {
+        filter: of("path"),
+        aggs: {
+          unique: { cardinality: { field: "scaivault.path" } },
+          top: { ...top("scaivault.path"), aggs: n },
+        },
+      },
+      sources: { filter: of("source"), aggs: { top: { ...top("source.ip"), aggs: n } } },
     },
   };
 }
@@ -156,9 +181,6 @@ export function anomaliesSearch(
 
 // ---------------------------------------------------------------- parsers
 
-interface TermsAgg {
-  buckets: { key: string; doc_count: number; failures?: { doc_count: number } }[];
-}
 interface HistogramAgg {
   buckets: { key: number; doc_count: number; failures: { doc_count: number } }[];
 }
@@ -176,35 +198,55 @@ const bucketsOf = (h: HistogramAgg): HistogramBucket[] =>
     failures: b.failures.doc_count,
   }));
 
-const countsOf = (t: TermsAgg) => Object.fromEntries(t.buckets.map((b) => [b.key, b.doc_count]));
+interface Weighted {
+  n: { value: number };
+}
+interface WeightedTerms {
+  buckets: (Weighted & { key: string; failures?: Weighted })[];
+}
 
-export function parseSummary(
-  body: { hits: { total: { value: number } }; aggregations: Record<string, unknown> },
-  interval: Interval,
-) {
-  const a = body.aggregations as Record<string, TermsAgg & { value?: number }> & { histogram: HistogramAgg };
-  const outcomes = countsOf(a.outcomes as TermsAgg);
-  const byAction = countsOf(a.by_action as TermsAgg);
-  const byType = countsOf(a.by_identity_type as TermsAgg);
+export function parseSummary(body: { aggregations: Record<string, unknown> }, interval: Interval) {
+  const a = body.aggregations as {
+    totals: Weighted & {
+      outcomes: WeightedTerms;
+      by_action: WeightedTerms;
+      by_identity_type: WeightedTerms;
+      errors: WeightedTerms;
+      histogram: { buckets: (Weighted & { key: number; failures: Weighted })[] };
+    };
+    identities: { unique: { value: number }; top: WeightedTerms };
+    paths: { unique: { value: number }; top: WeightedTerms };
+    sources: { top: WeightedTerms };
+  };
+  // Sums come back as doubles; every one is a whole count.
+  const count = (w: Weighted | undefined) => Math.round(w?.n.value ?? 0);
+  const counts = (t: WeightedTerms) => Object.fromEntries(t.buckets.map((b) => [b.key, count(b)]));
+  const outcomes = counts(a.totals.outcomes);
+  const byAction = counts(a.totals.by_action);
+  const byType = counts(a.totals.by_identity_type);
   return {
-    total: body.hits.total.value,
+    total: count(a.totals),
     outcomes: { success: outcomes.success ?? 0, failure: outcomes.failure ?? 0 },
     by_action: Object.fromEntries(ACTIONS.map((x) => [x, byAction[x] ?? 0])),
     by_identity_type: Object.fromEntries(IDENTITY_TYPES.map((x) => [x, byType[x] ?? 0])),
-    unique_identities: (a.unique_identities as { value: number }).value,
-    unique_paths: (a.unique_paths as { value: number }).value,
-    top_identities: (a.top_identities as TermsAgg).buckets.map((b) => ({
+    unique_identities: a.identities.unique.value,
+    unique_paths: a.paths.unique.value,
+    top_identities: a.identities.top.buckets.map((b) => ({
       identity_id: b.key,
-      count: b.doc_count,
-      failures: b.failures?.doc_count ?? 0,
+      count: count(b),
+      failures: count(b.failures),
     })),
-    top_paths: (a.top_paths as TermsAgg).buckets.map((b) => ({ path: b.key, count: b.doc_count })),
-    top_source_ips: (a.top_source_ips as TermsAgg).buckets.map((b) => ({
-      source_ip: b.key,
-      count: b.doc_count,
-    })),
-    errors: countsOf(a.errors as TermsAgg),
-    histogram: { interval, buckets: bucketsOf(a.histogram) },
+    top_paths: a.paths.top.buckets.map((b) => ({ path: b.key, count: count(b) })),
+    top_source_ips: a.sources.top.buckets.map((b) => ({ source_ip: b.key, count: count(b) })),
+    errors: counts(a.totals.errors),
+    histogram: {
+      interval,
+      buckets: a.totals.histogram.buckets.map((b) => ({
+        start: isoMicros(new Date(b.key)),
+        total: count(b),
+        failures: count(b.failures),
+      })),
+    },
   };
 }
 

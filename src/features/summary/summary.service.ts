@@ -6,9 +6,13 @@ import type { Client } from "@opensearch-project/opensearch";
 import { timestampOf } from "../../events/event.mapping.ts";
 import { parseTimestamp } from "../../events/time.ts";
 import type { Filters } from "../../filters/filters.ts";
+import { AUDIT_STREAM, ROLLUP_INDEX } from "../../opensearch/names.ts";
 import { searchAudit as search } from "../../opensearch/search.ts";
+import { purgedBefore } from "../../tenancy/retention.ts";
 import type { Tenant } from "../../tenancy/tenant-scope.ts";
-import type { Interval } from "./intervals.ts";
+import { type Interval, intervalMs } from "./intervals.ts";
+import { readWatermark } from "./rollup.job.ts";
+import { dirtyHoursSearch, HOUR_MS, rowSpan } from "./rollup.query.ts";
 import {
   anomaliesSearch,
   type GroupBy,
@@ -37,13 +41,51 @@ export async function oldestMatching(
   return parseTimestamp(oldest).ok ? oldest : undefined;
 }
 
+/** Past this many dirty hours the rows save little: the summary reads the events alone. */
+const MAX_DIRTY_HOURS = 1000;
+
 export async function summarize(
   client: Client,
   tenant: Tenant,
   filters: Filters,
   opts: { interval: Interval; window: WindowMs; top: number },
 ) {
-  return parseSummary(await search(client, summarySearch(tenant, filters, opts)), opts.interval);
+  const rows = await rollupView(client, tenant, filters, opts);
+  const body = summarySearch(tenant, filters, opts, rows);
+  const index = rows ? `${AUDIT_STREAM},${ROLLUP_INDEX}` : AUDIT_STREAM;
+  return parseSummary(await search(client, body, index), opts.interval);
+}
+
+/**
+ * Where the rollup's rows can stand in for events (see rollup.query): a summary with no filter but
+ * its window, in buckets of whole hours, once the rollup job has committed a watermark. Undefined
+ * when the events alone answer it.
+ */
+export async function rollupView(
+  client: Client,
+  tenant: Tenant,
+  filters: Filters,
+  opts: { interval: Interval; window: WindowMs },
+): Promise<{ span: { lo: number; hi: number }; dirty: number[] } | undefined> {
+  const { from: _from, to: _to, ...rest } = filters;
+  if (Object.values(rest).some((v) => v !== undefined) || intervalMs(opts.interval) < HOUR_MS)
+    return undefined;
+  const [committed, purged] = await Promise.all([readWatermark(client), purgedBefore(client, tenant.id)]);
+  const span = committed && rowSpan(opts.window, tenant.since, purged);
+  if (!committed || !span) return undefined;
+  const dirty: number[] = [];
+  let after: Record<string, unknown> | undefined;
+  for (;;) {
+    const at = { stream: AUDIT_STREAM, mark: committed.mark };
+    const body = (await search(client, dirtyHoursSearch(tenant, span, at, 500, after))) as {
+      aggregations: { hours: { buckets: { key: { hour: number } }[]; after_key?: Record<string, unknown> } };
+    };
+    const { buckets, after_key } = body.aggregations.hours;
+    dirty.push(...buckets.map((b) => b.key.hour));
+    if (dirty.length > MAX_DIRTY_HOURS) return undefined;
+    if (buckets.length < 500 || !after_key) return { span, dirty };
+    after = after_key;
+  }
 }
 
 export async function series(
