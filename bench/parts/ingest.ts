@@ -4,9 +4,16 @@
  *    the stream (same ids and mapping): what the service's path costs;
  *  - the same documents bulk-created into a fresh index of the service's template against a fresh
  *    naive index (dynamic mappings; the documents as a pipeline ships them, without the service's
- *    text copy): what the index design costs. Each fresh index is measured, sized and deleted.
+ *    text copy): what the index design costs. Each fresh index is measured, sized and deleted;
+ *  - API against direct again with OpenSearch on one core and the service (and this process) on
+ *    the other, as when the service runs on hosts of its own: on the shared machine the service's
+ *    CPU is taken from OpenSearch, which sets the first ratio; here OpenSearch has the same core on
+ *    both sides. Only where both processes are on this machine and it has two cores or more.
  */
+import { execFileSync } from "node:child_process";
+import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
+import { cpus } from "node:os";
 import { mintToken } from "../../dev/token.ts";
 import { take } from "../../scripts/synthetic.ts";
 import { normalize, toDocument } from "../../src/events/event.mapping.ts";
@@ -23,7 +30,7 @@ const CLIENTS = 4;
 const ROUNDS = 5;
 const WARM_UP = 50_000;
 
-type Side = "api" | "direct" | "template" | "naive";
+type Side = "api" | "direct" | "template" | "naive" | "api_own_core" | "direct_own_core";
 
 export async function ingest(ctx: BenchContext): Promise<PartResult> {
   const { env, client } = ctx;
@@ -76,7 +83,26 @@ export async function ingest(ctx: BenchContext): Promise<PartResult> {
     },
     template: (tenant, events) => fresh("template", tenant, events),
     naive: (tenant, events) => fresh("naive", tenant, events),
+    api_own_core: (tenant, events) => onOwnCores(() => sides.api(tenant, events)),
+    direct_own_core: (tenant, events) => onOwnCores(() => sides.direct(tenant, events)),
   };
+
+  // OpenSearch's process (every thread) on CPU 0; the service and this process on CPU 1.
+  const osPid = Object.values((await client.nodes.info({ metric: ["process"] })).body.nodes)[0]?.process?.id;
+  const ownCores = cpus().length >= 2 && typeof osPid === "number" && processExists(osPid);
+  const pin = (pid: number, cpu: string) => execFileSync("taskset", ["-a", "-p", "-c", cpu, String(pid)]);
+  async function onOwnCores(run: () => Promise<number>): Promise<number> {
+    if (!ownCores) return run();
+    const all = `0-${cpus().length - 1}`;
+    pin(osPid as number, "0");
+    pin(env.apiPid, "1");
+    pin(process.pid, "1");
+    try {
+      return await run();
+    } finally {
+      for (const pid of [osPid as number, env.apiPid, process.pid]) pin(pid, all);
+    }
+  }
   const sizes: Record<string, number[]> = { template: [], naive: [] };
 
   /** Bulk-creates into a fresh index of one design; returns seconds, notes its size, deletes it. */
@@ -114,7 +140,8 @@ export async function ingest(ctx: BenchContext): Promise<PartResult> {
   // Warm-up (JIT on both sides, OpenSearch's first segments), not measured. 10,000 events per side
   // were too few: OpenSearch still spent 2–3× its later CPU per event in the first measured round.
   const warm = take(WARM_UP, { seed: 7, tenant: "warm", days: 30, end: new Date() });
-  for (const side of Object.keys(sides) as Side[]) await sides[side](`bench-warm-${side}`, warm);
+  for (const side of Object.keys(sides) as Side[])
+    if (ownCores || !side.endsWith("own_core")) await sides[side](`bench-warm-${side}`, warm);
 
   /**
    * CPU seconds used so far by the service (its own metric) and by OpenSearch (node stats): on a
@@ -132,18 +159,33 @@ export async function ingest(ctx: BenchContext): Promise<PartResult> {
     };
   };
 
-  const rates: Record<Side, number[]> = { api: [], direct: [], template: [], naive: [] };
+  const rates: Record<Side, number[]> = {
+    api: [],
+    direct: [],
+    template: [],
+    naive: [],
+    api_own_core: [],
+    direct_own_core: [],
+  };
   const cpu: Record<Side, { service: number[]; opensearch: number[] }> = {
     api: { service: [], opensearch: [] },
     direct: { service: [], opensearch: [] },
     template: { service: [], opensearch: [] },
     naive: { service: [], opensearch: [] },
+    api_own_core: { service: [], opensearch: [] },
+    direct_own_core: { service: [], opensearch: [] },
   };
   const runId = Date.now().toString(36);
   for (let round = 0; round < ROUNDS; round++) {
     const events = take(EVENTS, { seed: 100 + round, tenant: "bench", days: 30, end: new Date() });
-    const order: Side[] =
-      round % 2 ? ["direct", "api", "naive", "template"] : ["api", "direct", "template", "naive"];
+    const order: Side[] = [
+      ...(round % 2 ? ["direct", "api", "naive", "template"] : ["api", "direct", "template", "naive"]),
+      ...(ownCores
+        ? round % 2
+          ? ["direct_own_core", "api_own_core"]
+          : ["api_own_core", "direct_own_core"]
+        : []),
+    ] as Side[];
     for (const side of order) {
       const before = await cpuSeconds();
       const secs = await sides[side](`bench-${runId}-${side}-${round}`, events);
@@ -176,6 +218,17 @@ export async function ingest(ctx: BenchContext): Promise<PartResult> {
             `${perRound("api", "direct").toFixed(2)}×`,
           ],
           ["direct bulk into the stream", m.direct, "", ""],
+          ...(ownCores
+            ? [
+                [
+                  "API, service on a core of its own",
+                  m.api_own_core,
+                  "direct bulk, OpenSearch on the same one core",
+                  `${perRound("api_own_core", "direct_own_core").toFixed(2)}×`,
+                ],
+                ["direct bulk, OpenSearch on one core", m.direct_own_core, "", ""],
+              ]
+            : []),
           [
             "bulk into a fresh index of the template",
             m.template,
@@ -195,11 +248,13 @@ export async function ingest(ctx: BenchContext): Promise<PartResult> {
         title:
           "CPU per event on the shared machine (µs, median of the rounds): the service's and OpenSearch's",
         head: ["path", "service", "OpenSearch", "together"],
-        rows: (["api", "direct", "template", "naive"] as Side[]).map((side) => {
-          const service = median(cpu[side].service);
-          const opensearch = median(cpu[side].opensearch);
-          return [side, service.toFixed(1), opensearch.toFixed(1), (service + opensearch).toFixed(1)];
-        }),
+        rows: (Object.keys(cpu) as Side[])
+          .filter((side) => rates[side].length > 0)
+          .map((side) => {
+            const service = median(cpu[side].service);
+            const opensearch = median(cpu[side].opensearch);
+            return [side, service.toFixed(1), opensearch.toFixed(1), (service + opensearch).toFixed(1)];
+          }),
       },
     ],
     data: {
@@ -213,3 +268,5 @@ export async function ingest(ctx: BenchContext): Promise<PartResult> {
     },
   };
 }
+
+const processExists = (pid: number) => existsSync(`/proc/${pid}`);

@@ -1,6 +1,6 @@
 /**
  * @module features/summary/rollup-job
- * Keeps the hourly rollup (rollup.query): every ROLLUP_INTERVAL_MS, one replica (the holder of a
+ * Keeps the hourly rollup (rollup.query): every SUMMARY_ROLLUP_INTERVAL_MS, one replica (the holder of a
  * lease, as the purge's) follows the audit store in store order from the committed watermark to
  * the shards' checkpoints, finds the (tenant, hour) pairs that received events — late ones too —
  * and recounts those hours' rows from every stored event. Only once the rows are written and
