@@ -184,7 +184,7 @@ describe("summary rollup", () => {
   });
 
   it("never counts purged events from rows, even once the retention shows their hours again", async () => {
-    const cut = "2026-11-25T12:30:00.000000Z";
+    const cut = "2026-11-25T05:30:00.000000Z";
     // What the purge does: record the cut-off, then delete what is older.
     await markPurging(client, tenant, cut);
     await client.deleteByQuery({
@@ -200,9 +200,25 @@ describe("summary rollup", () => {
     });
     stored = stored.filter((e) => e.timestamp >= cut);
     const view = await expectExact(...WINDOW);
-    expect(view?.span.lo).toBe(Date.parse("2026-11-25T13:00:00Z"));
+    expect(view?.span.lo).toBe(Date.parse("2026-11-25T06:00:00Z"));
     await job().runOnce();
     await expectExact(...WINDOW);
+    // The rows of the purged whole hours are gone too; the hour holding the cut-off keeps its own.
+    const rowsIn = async (lt: string, gte = "1970-01-01T00:00:00Z") =>
+      (
+        await client.count({
+          index: ROLLUP_INDEX,
+          body: {
+            query: {
+              bool: {
+                filter: [{ term: { "scaivault.tenant": tenant } }, { range: { "@timestamp": { gte, lt } } }],
+              },
+            },
+          } as never,
+        })
+      ).body.count;
+    expect(await rowsIn("2026-11-25T05:00:00Z")).toBe(0);
+    expect(await rowsIn("2026-11-25T06:00:00Z", "2026-11-25T05:00:00Z")).toBeGreaterThan(0);
   });
 
   it("a filtered or sub-hour summary reads the events alone, and is exact too", async () => {

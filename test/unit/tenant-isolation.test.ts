@@ -84,6 +84,7 @@ const NOT_TENANT_READS: Record<string, string> = {
   "summary/hourRanges": "arithmetic on hours",
   "summary/rowSpan": "arithmetic on a window",
   "summary/rowDocument": "the rollup job: one row it writes",
+  "summary/purgedRows": "the rollup job: rows of hours purged, each tenant's own cut-off",
   "summary/changedPairsSearch": "the rollup job: which tenants' hours received events, over every tenant",
   "summary/rowsSearch":
     "the rollup job: one tenant's counts over every stored event (readers apply the cut-off, see rowSpan)",

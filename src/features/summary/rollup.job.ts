@@ -21,7 +21,14 @@ import type { Logger } from "../../logger.ts";
 import { statusOf } from "../../opensearch/errors.ts";
 import { AUDIT_STREAM, ROLLUP_INDEX, TENANTS_INDEX } from "../../opensearch/names.ts";
 import { type BackingIndex, type Position, refresh, storeProgress } from "../../opensearch/progress.ts";
-import { changedPairsSearch, ROW_KINDS, type RowKind, rowDocument, rowsSearch } from "./rollup.query.ts";
+import {
+  changedPairsSearch,
+  purgedRows,
+  ROW_KINDS,
+  type RowKind,
+  rowDocument,
+  rowsSearch,
+} from "./rollup.query.ts";
 
 export const ROLLUP_LEASE_ID = "rollup-lease";
 export const WATERMARK_ID = "watermark";
@@ -111,6 +118,7 @@ export class RollupJob {
     if (!(await this.#lease())) return { ran: false, hours: 0, rows: 0 };
     const committed = await readWatermark(client);
     const from = committed?.mark ?? null;
+    await this.#dropPurged();
     const to = reachable(await storeProgress({ client, stream }, from?.gen), from);
     if (!to || samePosition(from, to)) return { ran: true, hours: 0, rows: 0 };
     // Every operation up to the checkpoints read above becomes searchable.
@@ -146,6 +154,44 @@ export class RollupJob {
     }
     if (hours > 0) log.debug({ hours, rows, watermark: to }, "rollup recounted");
     return { ran: true, hours, rows, mark: to };
+  }
+
+  /**
+   * Deletes the rows of hours a purge reached (readers already ignore them, see rowSpan): rows
+   * would otherwise outlive their events by years.
+   */
+  async #dropPurged(): Promise<void> {
+    const { client } = this.#deps;
+    let after: unknown[] | undefined;
+    for (;;) {
+      const res = await client.search({
+        index: TENANTS_INDEX,
+        body: {
+          query: { exists: { field: "purged_before" } },
+          size: 1000,
+          sort: [{ "scaivault.tenant": "asc" }],
+          _source: ["scaivault.tenant", "purged_before"],
+          ...(after ? { search_after: after } : {}),
+        } as never,
+      });
+      const hits = res.body.hits.hits as unknown as {
+        _source: { scaivault: { tenant: string }; purged_before: string };
+        sort: unknown[];
+      }[];
+      if (hits.length === 0) return;
+      const purges = hits.map((h) => ({
+        tenant: h._source.scaivault.tenant,
+        before: h._source.purged_before,
+      }));
+      await client.deleteByQuery({
+        index: ROLLUP_INDEX,
+        conflicts: "proceed",
+        refresh: true,
+        body: { query: purgedRows(purges) } as never,
+      });
+      if (hits.length < 1000) return;
+      after = hits.at(-1)?.sort;
+    }
   }
 
   /** Takes or renews the lease until well past the next run's start. */

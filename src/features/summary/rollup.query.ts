@@ -153,6 +153,24 @@ export function rowsSearch(
   };
 }
 
+/** The job: rows of whole hours before each tenant's newest purge cut-off. */
+export function purgedRows(purges: { tenant: string; before: string }[]): Clause {
+  return {
+    bool: {
+      filter: [{ exists: { field: KIND_FIELD } }],
+      should: purges.map((p) => ({
+        bool: {
+          filter: [
+            { term: { [TENANT_FIELD]: p.tenant } },
+            { range: { "@timestamp": { lt: floorHour(Date.parse(p.before)), format: "epoch_millis" } } },
+          ],
+        },
+      })),
+      minimum_should_match: 1,
+    },
+  };
+}
+
 /** The hours `hours` (starts, ascending) as ranges, neighbours merged. */
 export function hourRanges(hours: number[]): { gte: number; lt: number }[] {
   const out: { gte: number; lt: number }[] = [];
