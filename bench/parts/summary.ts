@@ -10,7 +10,7 @@
 import { mintToken } from "../../dev/token.ts";
 import { defaultInterval, type Interval } from "../../src/features/summary/intervals.ts";
 import { seriesSearch, summarySearch } from "../../src/features/summary/summary.query.ts";
-import { rollupView } from "../../src/features/summary/summary.service.ts";
+import { rollupPlan } from "../../src/features/summary/summary.service.ts";
 import { FILTER_PARAMS, parseQuery } from "../../src/filters/filters.ts";
 import { createOpenSearchClient } from "../../src/opensearch/client.ts";
 import { AUDIT_STREAM, ROLLUP_INDEX } from "../../src/opensearch/names.ts";
@@ -81,7 +81,7 @@ export async function summary(ctx: BenchContext): Promise<PartResult> {
       await res.json();
     };
     const view =
-      q.path === "summary" ? await rollupView(client, scope, filters, { interval, window }) : undefined;
+      q.path === "summary" ? await rollupPlan(client, scope, filters, { interval, window }) : undefined;
     const rolled =
       view && summarySearch(scope, filters, { interval, window, top: Number(extra.top ?? 10) }, view);
     const naive = naiveBody(plainCounts(body));
@@ -150,8 +150,8 @@ async function waitForRollup(
 ): Promise<{ seconds: number; rows: number; all_rows: number; mb: number }> {
   const began = performance.now();
   for (;;) {
-    const view = await rollupView(client, scope, {}, { interval: "1h", window });
-    if (view && view.dirty.length === 0) break;
+    const view = await rollupPlan(client, scope, {}, { interval: "1h", window });
+    if (view && view.dirtyHours.length === 0) break;
     if (performance.now() - began > 3_600_000) throw new Error("the rollup did not catch up within an hour");
     await new Promise((r) => setTimeout(r, 2000));
   }

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { ACTIONS } from "../../src/events/event.schema.ts";
 import { ROLLUP_LEASE_ID, RollupJob, readWatermark } from "../../src/features/summary/rollup.job.ts";
-import { rollupView } from "../../src/features/summary/summary.service.ts";
+import { rollupPlan } from "../../src/features/summary/summary.service.ts";
 import { createLogger } from "../../src/logger.ts";
 import { loadAssets } from "../../src/opensearch/bootstrap.ts";
 import { AUDIT_STREAM, ROLLUP_INDEX, TENANTS_INDEX } from "../../src/opensearch/names.ts";
@@ -118,7 +118,7 @@ async function expectExact(from: string, to: string) {
   const body = await json(res);
   const { by_identity_type: _t, from: _f, to: _to, ...counted } = body;
   expect(counted).toEqual(oracle(stored, Date.parse(from), Date.parse(to)));
-  return rollupView(
+  return rollupPlan(
     client,
     { id: tenant, since: null },
     {},
@@ -152,8 +152,10 @@ describe("summary rollup", () => {
     expect(rows.body.count).toBeGreaterThan(0);
     // The window starts mid-hour: rows from 01:00 on, the first half hour from the events.
     const view = await expectExact(...WINDOW);
-    expect(view?.span).toEqual({ lo: Date.parse("2026-11-25T01:00:00Z"), hi: Date.parse(WINDOW[1]) });
-    expect(view?.dirty).toEqual([]);
+    expect(view?.hours).toEqual({ lo: Date.parse("2026-11-25T01:00:00Z"), hi: Date.parse(WINDOW[1]) });
+    // Days from the first whole one: 25 November is partly outside the window, read from events.
+    expect(view?.days).toEqual({ lo: Date.parse("2026-11-26T00:00:00Z"), hi: Date.parse(WINDOW[1]) });
+    expect(view?.dirtyHours).toEqual([]);
     // Nothing new: the next run commits nothing and recounts nothing.
     const idle = await job().runOnce();
     expect(idle).toMatchObject({ ran: true, hours: 0 });
@@ -164,10 +166,11 @@ describe("summary rollup", () => {
     await ingestAs(harness, tenant, late);
     stored = [...stored, ...late];
     const view = await expectExact(...WINDOW);
-    expect(view?.dirty).toEqual([Date.parse("2026-11-26T10:00:00Z")]);
+    expect(view?.dirtyHours).toEqual([Date.parse("2026-11-26T10:00:00Z")]);
+    expect(view?.dirtyDays).toEqual([Date.parse("2026-11-26T00:00:00Z")]);
     const run = await job().runOnce();
     expect(run.hours).toBeGreaterThanOrEqual(1);
-    expect((await expectExact(...WINDOW))?.dirty).toEqual([]);
+    expect((await expectExact(...WINDOW))?.dirtyHours).toEqual([]);
   });
 
   it("follows the store across a rollover: events in a newer backing index are dirty until counted", async () => {
@@ -176,11 +179,11 @@ describe("summary rollup", () => {
     const late = events("rolled", 4, Date.parse("2026-11-27T03:00:00Z"), 1);
     await ingestAs(harness, tenant, late);
     stored = [...stored, ...late];
-    expect((await expectExact(...WINDOW))?.dirty).toEqual([Date.parse("2026-11-27T03:00:00Z")]);
+    expect((await expectExact(...WINDOW))?.dirtyHours).toEqual([Date.parse("2026-11-27T03:00:00Z")]);
     await job().runOnce();
     const after = (await readWatermark(client))?.mark;
     expect(after?.gen).toBeGreaterThan(before?.gen as number);
-    expect((await expectExact(...WINDOW))?.dirty).toEqual([]);
+    expect((await expectExact(...WINDOW))?.dirtyHours).toEqual([]);
   });
 
   it("never counts purged events from rows, even once the retention shows their hours again", async () => {
@@ -200,7 +203,7 @@ describe("summary rollup", () => {
     });
     stored = stored.filter((e) => e.timestamp >= cut);
     const view = await expectExact(...WINDOW);
-    expect(view?.span.lo).toBe(Date.parse("2026-11-25T06:00:00Z"));
+    expect(view?.hours.lo).toBe(Date.parse("2026-11-25T06:00:00Z"));
     await job().runOnce();
     await expectExact(...WINDOW);
     // The rows of the purged whole hours are gone too; the hour holding the cut-off keeps its own.
@@ -222,7 +225,7 @@ describe("summary rollup", () => {
   });
 
   it("a filtered or sub-hour summary reads the events alone, and is exact too", async () => {
-    const view = await rollupView(
+    const view = await rollupPlan(
       client,
       { id: tenant, since: null },
       { success: false },

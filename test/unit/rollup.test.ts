@@ -1,10 +1,11 @@
 import { describe, expect, it } from "vitest";
 import { reachable } from "../../src/features/summary/rollup.job.ts";
 import {
-  hourRanges,
   laterIndexPatterns,
+  periodRanges,
+  periodsOf,
+  rollupSpans,
   rowDocument,
-  rowSpan,
 } from "../../src/features/summary/rollup.query.ts";
 import { backingIndex } from "../../src/opensearch/progress.ts";
 
@@ -48,40 +49,51 @@ describe("laterIndexPatterns", () => {
   );
 });
 
-describe("rowSpan", () => {
+describe("rollupSpans", () => {
   const day = Date.UTC(2026, 10, 25);
-  it("takes whole hours from the window", () => {
-    expect(rowSpan({ from: day + 30 * 60_000, to: day + 5 * H + 1 }, null, null)).toEqual({
-      lo: day + H,
-      hi: day + 5 * H,
+  const D = 24 * H;
+  it("takes whole hours and whole days from the window", () => {
+    expect(rollupSpans({ from: day + 30 * 60_000, to: day + 5 * H + 1 }, null, null)).toEqual({
+      hours: { lo: day + H, hi: day + 5 * H },
     });
-    expect(rowSpan({ from: day, to: day + 2 * H }, null, null)).toEqual({ lo: day, hi: day + 2 * H });
+    expect(rollupSpans({ from: day - 2 * H - 1, to: day + 2 * D + 3 * H }, null, null)).toEqual({
+      hours: { lo: day - 2 * H, hi: day + 2 * D + 3 * H },
+      days: { lo: day, hi: day + 2 * D },
+    });
   });
   it("starts after the retention cut-off and after the newest purge cut-off", () => {
     const since = new Date(day + 2 * H + 1).toISOString();
-    expect(rowSpan({ from: day, to: day + 9 * H }, since, null)?.lo).toBe(day + 3 * H);
+    expect(rollupSpans({ from: day, to: day + 9 * H }, since, null)?.hours.lo).toBe(day + 3 * H);
     const purged = new Date(day + 4 * H).toISOString();
-    expect(rowSpan({ from: day, to: day + 9 * H }, since, purged)?.lo).toBe(day + 4 * H);
+    expect(rollupSpans({ from: day, to: day + 3 * D }, since, purged)).toEqual({
+      hours: { lo: day + 4 * H, hi: day + 3 * D },
+      days: { lo: day + D, hi: day + 3 * D },
+    });
   });
   it("is undefined without a whole hour", () => {
-    expect(rowSpan({ from: day + 1, to: day + H + 1 }, null, null)).toBeUndefined();
-    expect(rowSpan({ from: day, to: day }, null, null)).toBeUndefined();
+    expect(rollupSpans({ from: day + 1, to: day + H + 1 }, null, null)).toBeUndefined();
+    expect(rollupSpans({ from: day, to: day }, null, null)).toBeUndefined();
   });
 });
 
 describe("rollup rows", () => {
-  it("merges neighbouring hours into ranges", () => {
-    expect(hourRanges([0, H, 2 * H, 5 * H, 7 * H, 8 * H])).toEqual([
+  it("merges neighbouring periods into ranges, and finds the days of hours", () => {
+    expect(periodsOf([H, 2 * H, 25 * H, 49 * H], 24 * H)).toEqual([0, 24 * H, 48 * H]);
+    expect(periodRanges([0, 24 * H, 72 * H], 24 * H)).toEqual([
+      { gte: 0, lt: 48 * H },
+      { gte: 72 * H, lt: 96 * H },
+    ]);
+    expect(periodRanges([0, H, 2 * H, 5 * H, 7 * H, 8 * H], H)).toEqual([
       { gte: 0, lt: 3 * H },
       { gte: 5 * H, lt: 6 * H },
       { gte: 7 * H, lt: 9 * H },
     ]);
-    expect(hourRanges([])).toEqual([]);
+    expect(periodRanges([], H)).toEqual([]);
   });
 
-  it("one id per tenant, hour, kind and key; absent keys left out of the row", () => {
+  it("one id per tenant, period, kind and key; absent keys left out of the row", () => {
     const key = {
-      hour: H,
+      period: H,
       "event.action": "read",
       "event.outcome": "failure",
       "scaivault.identity.type": "user",
@@ -99,7 +111,7 @@ describe("rollup rows", () => {
     });
     expect(rowDocument("acme", "totals", key, 9).id).toBe(a.id);
     expect(rowDocument("other", "totals", key, 7).id).not.toBe(a.id);
-    expect(rowDocument("acme", "totals", { ...key, hour: 2 * H }, 7).id).not.toBe(a.id);
+    expect(rowDocument("acme", "totals", { ...key, period: 2 * H }, 7).id).not.toBe(a.id);
     expect(rowDocument("acme", "totals", { ...key, "error.code": "not_found" }, 7).id).not.toBe(a.id);
   });
 });

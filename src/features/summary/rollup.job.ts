@@ -3,13 +3,14 @@
  * Keeps the hourly rollup (rollup.query): every SUMMARY_ROLLUP_INTERVAL_MS, one replica (the holder of a
  * lease, as the purge's) follows the audit store in store order from the committed watermark to
  * the shards' checkpoints, finds the (tenant, hour) pairs that received events — late ones too —
- * and recounts those hours' rows from every stored event. Only once the rows are written and
+ * and recounts the rows of those hours (and of their days, for the daily kinds) from every stored
+ * event. Only once the rows are written and
  * searchable does it commit the new watermark, so a reader never takes a half-written hour for a
  * clean one (an hour with events after the committed watermark is read from the events).
  *
- * Rows are written with their count as an external version (`external_gte`): an hour's counts
+ * Rows are written with their count as an external version (`external_gte`): a period's counts
  * only grow (events are never rewritten; purged hours are clamped by readers), so of two replicas
- * recounting one hour — a lease that ran out under a slow run — the larger, later count wins. The
+ * recounting one period — a lease that ran out under a slow run — the larger, later count wins. The
  * watermark is committed with seq_no/primary_term: it only moves forward.
  */
 import { randomUUID } from "node:crypto";
@@ -23,6 +24,7 @@ import { AUDIT_STREAM, ROLLUP_INDEX, TENANTS_INDEX } from "../../opensearch/name
 import { type BackingIndex, type Position, refresh, storeProgress } from "../../opensearch/progress.ts";
 import {
   changedPairsSearch,
+  periodsOf,
   purgedRows,
   ROW_KINDS,
   type RowKind,
@@ -129,8 +131,9 @@ export class RollupJob {
     for await (const [tenant, tenantHours] of this.#changedPairs(stream, from)) {
       for (let i = 0; i < tenantHours.length; i += HOURS_PER_BATCH) {
         const batch = tenantHours.slice(i, i + HOURS_PER_BATCH);
+        // Each kind recounts the periods (hours or days) holding those hours, whole.
         for (const kind of Object.keys(ROW_KINDS) as RowKind[])
-          rows += await this.#recount(kind, tenant, batch);
+          rows += await this.#recount(kind, tenant, periodsOf(batch, ROW_KINDS[kind].every));
         hours += batch.length;
         if (!(await this.#lease())) throw new Error("the rollup lease was lost mid-run; nothing committed");
       }
@@ -234,8 +237,8 @@ export class RollupJob {
     if (tenant !== undefined) yield [tenant, hours];
   }
 
-  /** Recounts a tenant's rows of `kind` over `hours` and writes them; returns how many. */
-  async #recount(kind: RowKind, tenant: string, hours: number[]): Promise<number> {
+  /** Recounts a tenant's rows of `kind` over `periods` and writes them; returns how many. */
+  async #recount(kind: RowKind, tenant: string, periods: number[]): Promise<number> {
     const { client } = this.#deps;
     const stream = this.#deps.stream ?? AUDIT_STREAM;
     const size = this.#deps.pageSize ?? 5000;
@@ -244,7 +247,7 @@ export class RollupJob {
     for (;;) {
       const res = await client.search({
         index: stream,
-        body: rowsSearch(kind, tenant, hours, size, after) as never,
+        body: rowsSearch(kind, tenant, periods, size, after) as never,
       });
       const agg = (
         res.body.aggregations as unknown as {

@@ -12,7 +12,14 @@ import { purgedBefore } from "../../tenancy/retention.ts";
 import type { Tenant } from "../../tenancy/tenant-scope.ts";
 import { type Interval, intervalMs } from "./intervals.ts";
 import { readWatermark } from "./rollup.job.ts";
-import { dirtyHoursSearch, HOUR_MS, rowSpan } from "./rollup.query.ts";
+import {
+  DAY_MS,
+  dirtyHoursSearch,
+  HOUR_MS,
+  periodsOf,
+  type RollupPlan,
+  rollupSpans,
+} from "./rollup.query.ts";
 import {
   anomaliesSearch,
   type GroupBy,
@@ -41,53 +48,6 @@ export async function oldestMatching(
   return parseTimestamp(oldest).ok ? oldest : undefined;
 }
 
-/** Past this many dirty hours the rows save little: the summary reads the events alone. */
-const MAX_DIRTY_HOURS = 1000;
-
-export async function summarize(
-  client: Client,
-  tenant: Tenant,
-  filters: Filters,
-  opts: { interval: Interval; window: WindowMs; top: number },
-) {
-  const rows = await rollupView(client, tenant, filters, opts);
-  const body = summarySearch(tenant, filters, opts, rows);
-  const index = rows ? `${AUDIT_STREAM},${ROLLUP_INDEX}` : AUDIT_STREAM;
-  return parseSummary(await search(client, body, index), opts.interval);
-}
-
-/**
- * Where the rollup's rows can stand in for events (see rollup.query): a summary with no filter but
- * its window, in buckets of whole hours, once the rollup job has committed a watermark. Undefined
- * when the events alone answer it.
- */
-export async function rollupView(
-  client: Client,
-  tenant: Tenant,
-  filters: Filters,
-  opts: { interval: Interval; window: WindowMs },
-): Promise<{ span: { lo: number; hi: number }; dirty: number[] } | undefined> {
-  const { from: _from, to: _to, ...rest } = filters;
-  if (Object.values(rest).some((v) => v !== undefined) || intervalMs(opts.interval) < HOUR_MS)
-    return undefined;
-  const [committed, purged] = await Promise.all([readWatermark(client), purgedBefore(client, tenant.id)]);
-  const span = committed && rowSpan(opts.window, tenant.since, purged);
-  if (!committed || !span) return undefined;
-  const dirty: number[] = [];
-  let after: Record<string, unknown> | undefined;
-  for (;;) {
-    const at = { stream: AUDIT_STREAM, mark: committed.mark };
-    const body = (await search(client, dirtyHoursSearch(tenant, span, at, 500, after))) as {
-      aggregations: { hours: { buckets: { key: { hour: number } }[]; after_key?: Record<string, unknown> } };
-    };
-    const { buckets, after_key } = body.aggregations.hours;
-    dirty.push(...buckets.map((b) => b.key.hour));
-    if (dirty.length > MAX_DIRTY_HOURS) return undefined;
-    if (buckets.length < 500 || !after_key) return { span, dirty };
-    after = after_key;
-  }
-}
-
 export async function series(
   client: Client,
   tenant: Tenant,
@@ -111,4 +71,52 @@ export async function anomalies(
   },
 ) {
   return scoreAnomalies(await search(client, anomaliesSearch(tenant, filters, opts)), opts);
+}
+
+/** Past this many dirty hours the rows save little: the summary reads the events alone. */
+const MAX_DIRTY_HOURS = 1000;
+
+export async function summarize(
+  client: Client,
+  tenant: Tenant,
+  filters: Filters,
+  opts: { interval: Interval; window: WindowMs; top: number },
+) {
+  const plan = await rollupPlan(client, tenant, filters, opts);
+  const body = summarySearch(tenant, filters, opts, plan);
+  const index = plan ? `${AUDIT_STREAM},${ROLLUP_INDEX}` : AUDIT_STREAM;
+  return parseSummary(await search(client, body, index), opts.interval);
+}
+
+/**
+ * Where the rollup's rows can stand in for events (see rollup.query): a summary with no filter but
+ * its window, in buckets of whole hours, once the rollup job has committed a watermark. Undefined
+ * when the events alone answer it.
+ */
+export async function rollupPlan(
+  client: Client,
+  tenant: Tenant,
+  filters: Filters,
+  opts: { interval: Interval; window: WindowMs },
+): Promise<RollupPlan | undefined> {
+  const { from: _from, to: _to, ...rest } = filters;
+  if (Object.values(rest).some((v) => v !== undefined) || intervalMs(opts.interval) < HOUR_MS)
+    return undefined;
+  const [committed, purged] = await Promise.all([readWatermark(client), purgedBefore(client, tenant.id)]);
+  const spans = committed && rollupSpans(opts.window, tenant.since, purged);
+  if (!committed || !spans) return undefined;
+  const dirtyHours: number[] = [];
+  let after: Record<string, unknown> | undefined;
+  for (;;) {
+    const at = { stream: AUDIT_STREAM, mark: committed.mark };
+    const body = (await search(client, dirtyHoursSearch(tenant, spans.hours, at, 500, after))) as {
+      aggregations: { hours: { buckets: { key: { hour: number } }[]; after_key?: Record<string, unknown> } };
+    };
+    const { buckets, after_key } = body.aggregations.hours;
+    dirtyHours.push(...buckets.map((b) => b.key.hour));
+    if (dirtyHours.length > MAX_DIRTY_HOURS) return undefined;
+    if (buckets.length < 500 || !after_key) break;
+    after = after_key;
+  }
+  return { ...spans, dirtyHours, dirtyDays: periodsOf(dirtyHours, DAY_MS) };
 }
