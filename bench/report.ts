@@ -8,6 +8,10 @@ import type { PartResult, Table } from "./parts/part.ts";
 export const sizeLabel = (n: number): string =>
   n >= 1e6 && n % 1e6 === 0 ? `${n / 1e6}m` : n >= 1e3 && n % 1e3 === 0 ? `${n / 1e3}k` : String(n);
 
+/** A size as tables and the chart show it: three figures (10,000,067 stored events are "10m"). */
+const shown = (n: number): string =>
+  n >= 1e6 ? `${+(n / 1e6).toPrecision(3)}m` : n >= 1e3 ? `${+(n / 1e3).toPrecision(3)}k` : String(n);
+
 interface Run {
   date: string;
   events: number;
@@ -59,7 +63,7 @@ export async function writeReport(dir = new URL("./results/", import.meta.url)):
       "",
       "![p50 of pages and trails against data size](results/p50-by-size.svg)",
       "",
-      `| question | ${withQueries.map((r) => `${sizeLabel(r.events)}: direct / naive / API (ms p50)`).join(" | ")} |`,
+      `| question | ${withQueries.map((r) => `${shown(r.events)}: direct / naive / API (ms p50)`).join(" | ")} |`,
       `|---|${withQueries.map(() => "---").join("|")}|`,
     );
     const names = Object.keys(withQueries[0]?.parts.query?.data ?? {});
@@ -143,7 +147,7 @@ function chart(runs: Run[]): string {
   }
   for (const r of runs)
     parts.push(
-      `<text x="${x(r.events)}" y="${H - pad.bottom + 18}" text-anchor="middle">${sizeLabel(r.events)}</text>`,
+      `<text x="${x(r.events)}" y="${H - pad.bottom + 18}" text-anchor="middle">${shown(r.events)}</text>`,
     );
   points.forEach((p, i) => {
     const d = p.values

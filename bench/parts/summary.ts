@@ -1,8 +1,9 @@
 /**
  * Summaries and per-entity series (what dashboards and anomaly-baseline jobs ask): through the API,
  * the same aggregation sent straight to OpenSearch over the events alone, and — where the service
- * uses its hourly rollup (an unfiltered summary in whole hours) — over events and rollup rows, as
- * the API sends it; and the plain aggregation (document counts, no weights) on the naive index.
+ * uses its rollup (an unfiltered summary in whole hours, a daily series by identity) — over events
+ * and rollup rows, as the API sends it; and the plain aggregation (document counts, no weights) on
+ * the naive index.
  * First waits until the service's rollup job has counted the seeded events (timed: at 10M, the
  * initial build). The shard request cache is cleared before every timed request, or the run would
  * time the cache.
@@ -62,15 +63,12 @@ export async function summary(ctx: BenchContext): Promise<PartResult> {
     const { filters } = parseQuery(params, { allowed: FILTER_PARAMS, now: end, paging: false });
     const window = { from: Date.parse(filters.from as string), to: Date.parse(filters.to as string) };
     const interval = (extra.interval as Interval | null) ?? defaultInterval(window.to - window.from);
+    const seriesOpts = { groupBy: "identity_id", interval, window, limit: Number(extra.limit) } as const;
+    const summaryOpts = { interval, window, top: Number(extra.top ?? 10) };
     const body =
       q.path === "summary"
-        ? summarySearch(scope, filters, { interval, window, top: Number(extra.top ?? 10) })
-        : seriesSearch(scope, filters, {
-            groupBy: "identity_id",
-            interval,
-            window,
-            limit: Number(extra.limit),
-          });
+        ? summarySearch(scope, filters, summaryOpts)
+        : seriesSearch(scope, filters, seriesOpts);
     const post = async (index: string, b: unknown) => {
       const res = await fetch(`${env.opensearchUrl}/${index}/_search`, {
         method: "POST",
@@ -80,10 +78,13 @@ export async function summary(ctx: BenchContext): Promise<PartResult> {
       if (res.status !== 200) throw new Error(`${index}: ${res.status} ${(await res.text()).slice(0, 300)}`);
       await res.json();
     };
-    const view =
-      q.path === "summary" ? await rollupPlan(client, scope, filters, { interval, window }) : undefined;
+    // The rows the API reads (summary.service): these questions are all unfiltered or all events.
+    const view = await rollupPlan(client, scope, filters, { interval, window });
     const rolled =
-      view && summarySearch(scope, filters, { interval, window, top: Number(extra.top ?? 10) }, view);
+      view &&
+      (q.path === "summary"
+        ? summarySearch(scope, filters, summaryOpts, view)
+        : view.days && seriesSearch(scope, filters, seriesOpts, view));
     const naive = naiveBody(plainCounts(body));
     const m = await timeSides(
       {

@@ -127,6 +127,42 @@ async function expectExact(from: string, to: string) {
 }
 
 const WINDOW = ["2026-11-25T00:30:00.000000Z", "2026-11-28T00:00:00.000000Z"] as const;
+const DAY = 24 * HOUR;
+const KEYS = { identity_id: (e: Ev) => e.identity.id, action: (e: Ev) => e.action, path: (e: Ev) => e.path };
+
+/** Per-entity daily series, counted here: entities in key order, a bucket per day of the window. */
+function seriesOracle(evs: Ev[], groupBy: keyof typeof KEYS, from: number, to: number) {
+  const inWindow = evs.filter((e) => Date.parse(e.timestamp) >= from && Date.parse(e.timestamp) < to);
+  const keys = [...new Set(inWindow.map(KEYS[groupBy]))].sort();
+  return keys.map((key) => {
+    const mine = inWindow.filter((e) => KEYS[groupBy](e) === key);
+    const buckets = [];
+    for (let d = Math.floor(from / DAY) * DAY; d < to; d += DAY) {
+      const inDay = mine.filter((e) => Math.floor(Date.parse(e.timestamp) / DAY) * DAY === d);
+      const start = new Date(d).toISOString().replace("Z", "000Z");
+      buckets.push({ start, total: inDay.length, failures: inDay.filter((e) => !e.success).length });
+    }
+    return { key, buckets };
+  });
+}
+
+/** Every page of a daily series through the API (5 entities a page), checked against the oracle. */
+async function expectSeriesExact(groupBy: keyof typeof KEYS) {
+  const base = `/v1/audit/summary/series?group_by=${groupBy}&interval=1d&from=${WINDOW[0]}&to=${WINDOW[1]}&limit=5`;
+  const seen: unknown[] = [];
+  for (let url = base; ; ) {
+    const res = await app.request(url, { headers: { Authorization: `Bearer ${read}` } });
+    expect(res.status).toBe(200);
+    const body = await json(res);
+    seen.push(...body.series);
+    if (!body.next_cursor) break;
+    url = `${base}&cursor=${encodeURIComponent(body.next_cursor)}`;
+  }
+  expect(seen).toEqual(seriesOracle(stored, groupBy, Date.parse(WINDOW[0]), Date.parse(WINDOW[1])));
+}
+const allSeriesExact = async () => {
+  for (const groupBy of Object.keys(KEYS) as (keyof typeof KEYS)[]) await expectSeriesExact(groupBy);
+};
 
 beforeAll(async () => {
   await readiness.runOnce(client, await loadAssets());
@@ -161,6 +197,40 @@ describe("summary rollup", () => {
     expect(idle).toMatchObject({ ran: true, hours: 0 });
   });
 
+  it("answers daily series by identity and by action from rows too, exactly, on every page", async () => {
+    await allSeriesExact();
+    // The rows are what answers a clean whole day: one written here (and removed) shows in the series.
+    const forged = { id: "forged-row", day: "2026-11-26T00:00:00.000Z" };
+    await client.index({
+      index: ROLLUP_INDEX,
+      id: forged.id,
+      refresh: true,
+      body: {
+        "scaivault.tenant": tenant,
+        "@timestamp": forged.day,
+        "scaivault.rollup.kind": "identity",
+        "scaivault.rollup.count": 7,
+        "user.id": "user:zz-only-in-a-row",
+        "event.outcome": "failure",
+      },
+    });
+    try {
+      const res = await app.request(
+        `/v1/audit/summary/series?group_by=identity_id&interval=1d&from=${WINDOW[0]}&to=${WINDOW[1]}&limit=100`,
+        { headers: { Authorization: `Bearer ${read}` } },
+      );
+      const last = (await json(res)).series.at(-1);
+      expect(last.key).toBe("user:zz-only-in-a-row");
+      expect(last.buckets.map((b: { total: number; failures: number }) => [b.total, b.failures])).toEqual([
+        [0, 0],
+        [7, 7],
+        [0, 0],
+      ]);
+    } finally {
+      await client.delete({ index: ROLLUP_INDEX, id: forged.id, refresh: true });
+    }
+  });
+
   it("reads an hour that received a late event from the events until the job has recounted it", async () => {
     const late = events("late", 5, Date.parse("2026-11-26T10:00:00Z"), 1);
     await ingestAs(harness, tenant, late);
@@ -168,9 +238,11 @@ describe("summary rollup", () => {
     const view = await expectExact(...WINDOW);
     expect(view?.dirtyHours).toEqual([Date.parse("2026-11-26T10:00:00Z")]);
     expect(view?.dirtyDays).toEqual([Date.parse("2026-11-26T00:00:00Z")]);
+    await allSeriesExact();
     const run = await job().runOnce();
     expect(run.hours).toBeGreaterThanOrEqual(1);
     expect((await expectExact(...WINDOW))?.dirtyHours).toEqual([]);
+    await allSeriesExact();
   });
 
   it("follows the store across a rollover: events in a newer backing index are dirty until counted", async () => {
@@ -220,6 +292,7 @@ describe("summary rollup", () => {
           } as never,
         })
       ).body.count;
+    await allSeriesExact();
     expect(await rowsIn("2026-11-25T05:00:00Z")).toBe(0);
     expect(await rowsIn("2026-11-25T06:00:00Z", "2026-11-25T05:00:00Z")).toBeGreaterThan(0);
   });

@@ -8,6 +8,7 @@ import {
   parseSeries,
   parseSummary,
   scoreAnomalies,
+  seriesSearch,
   summarySearch,
 } from "../../src/features/summary/summary.query.ts";
 import { parseDuration } from "../../src/features/summary/summary.route.ts";
@@ -99,6 +100,34 @@ describe("summary builders", () => {
     expect(body.query.bool.filter.at(-1).bool.should).toHaveLength(3);
   });
 
+  it("a daily series by identity or action reads its own kind of row; by path or address, events", () => {
+    const plan = {
+      hours: { lo: 3_600_000, hi: 90 * 3_600_000 },
+      days: { lo: 86_400_000, hi: 3 * 86_400_000 },
+      dirtyHours: [],
+      dirtyDays: [],
+    };
+    const opts = { interval: "1d", window: { from: 1000, to: 4 * 86_400_000 }, limit: 10 } as const;
+    const n = { sum: { field: "scaivault.rollup.count", missing: 1 } };
+    for (const [groupBy, kind] of [
+      ["identity_id", "identity"],
+      ["action", "totals"],
+    ] as const) {
+      const body = seriesSearch(T, {}, { ...opts, groupBy }, plan) as any;
+      const split = JSON.stringify(body.query.bool.filter.at(-1));
+      expect(split).toContain(`"terms":{"scaivault.rollup.kind":["${kind}"]}`);
+      expect(split).not.toContain("hourly");
+      const histogram = body.aggs.entities.aggs.histogram;
+      expect(histogram.aggs.n).toEqual(n);
+      expect(histogram.aggs.failures.aggs.n).toEqual(n);
+    }
+    for (const groupBy of ["path", "source_ip"] as const) {
+      const withPlan = seriesSearch(T, {}, { ...opts, groupBy }, plan);
+      expect(withPlan).toEqual(seriesSearch(T, {}, { ...opts, groupBy }));
+      expect(JSON.stringify(withPlan)).not.toContain("scaivault.rollup");
+    }
+  });
+
   it("slices the baseline into window-long slots that end where the window starts", () => {
     const day = 86_400_000;
     const from = Date.UTC(2026, 10, 26, 6); // 06:00, not midnight: slots must still line up with it
@@ -184,5 +213,16 @@ describe("parsers on recorded responses", () => {
       next: "b",
     });
     expect(parseSeries(body, 3).next).toBeUndefined();
+    // Where rows were read, a bucket's count is the weighted sum (a double), not the document count.
+    const weighted = {
+      key: 0,
+      doc_count: 3,
+      n: { value: 41.0 },
+      failures: { doc_count: 1, n: { value: 9.0 } },
+    };
+    const rows = {
+      aggregations: { entities: { buckets: [{ key: { key: "a" }, histogram: { buckets: [weighted] } }] } },
+    };
+    expect(parseSeries(rows, 5).series[0]?.buckets[0]).toMatchObject({ total: 41, failures: 9 });
   });
 });

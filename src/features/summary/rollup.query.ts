@@ -36,7 +36,7 @@ export const ROW_KINDS = {
   source: { every: DAY_MS, keys: ["source.ip"] },
 } as const;
 export type RowKind = keyof typeof ROW_KINDS;
-const DAILY = (Object.keys(ROW_KINDS) as RowKind[]).filter((k) => ROW_KINDS[k].every === DAY_MS);
+const ALL_KINDS = Object.keys(ROW_KINDS) as RowKind[];
 
 /** Counts each document as what it stands for: a row its count, an event 1. */
 export const WEIGHT = { sum: { field: COUNT_FIELD, missing: 1 } };
@@ -276,8 +276,10 @@ export function rollupSpans(
  * The documents of a summary read with `plan`: the events no daily row stands for (outside the
  * whole days, or in a dirty day), hourly rows of clean whole hours, daily rows of clean whole
  * days. Each kind's aggregations then take their part (countedBy): every event counted once.
+ * A series reads one daily kind: `kinds` limits the rows to it.
  */
-export function splitClause(plan: RollupPlan): Clause {
+export function splitClause(plan: RollupPlan, kinds: readonly RowKind[] = ALL_KINDS): Clause {
+  const daily = kinds.filter((k) => ROW_KINDS[k].every === DAY_MS);
   const rows = (kinds: RowKind[], span: Span, dirty: number[], every: number): Clause => ({
     bool: {
       filter: [{ terms: { [KIND_FIELD]: kinds } }, range({ gte: span.lo, lt: span.hi })],
@@ -297,8 +299,8 @@ export function splitClause(plan: RollupPlan): Clause {
     bool: {
       should: [
         events,
-        rows(["hourly"], plan.hours, plan.dirtyHours, HOUR_MS),
-        ...(plan.days ? [rows(DAILY, plan.days, plan.dirtyDays, DAY_MS)] : []),
+        ...(kinds.includes("hourly") ? [rows(["hourly"], plan.hours, plan.dirtyHours, HOUR_MS)] : []),
+        ...(plan.days && daily.length ? [rows(daily, plan.days, plan.dirtyDays, DAY_MS)] : []),
       ],
       minimum_should_match: 1,
     },

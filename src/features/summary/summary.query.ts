@@ -27,8 +27,15 @@ export interface WindowMs {
   to: number;
 }
 
+/**
+ * The daily rows a series by each entity can read (rollup.query): theirs carry the entity and the
+ * outcome. Paths' and addresses' rows have no outcome, so their series read the events.
+ */
+export const SERIES_ROWS: Partial<Record<GroupBy, RowKind>> = { identity_id: "identity", action: "totals" };
+
 /** date_histogram over exactly the window, empty buckets included, with failures per bucket. */
-function histogram(interval: Interval, w: WindowMs): Clause {
+function histogram(interval: Interval, w: WindowMs, weighted = false): Clause {
+  const n = weighted ? { n: WEIGHT } : {};
   return {
     date_histogram: {
       field: "@timestamp",
@@ -37,7 +44,7 @@ function histogram(interval: Interval, w: WindowMs): Clause {
       // Buckets from the one holding `from` to the one holding the last instant before `to`.
       ...(w.to > w.from ? { extended_bounds: { min: w.from, max: w.to - 1 } } : {}),
     },
-    aggs: { failures: { filter: FAILURE } },
+    aggs: { ...n, failures: { filter: FAILURE, aggs: n } },
   };
 }
 
@@ -91,7 +98,7 @@ export function summarySearch(
       },
       hours: {
         filter: of("hourly"),
-        aggs: { histogram: { ...histogram(opts.interval, opts.window), aggs: { ...n, ...failures } } },
+        aggs: { histogram: histogram(opts.interval, opts.window, plan !== undefined) },
       },
       identities: {
         filter: of("identity"),
@@ -109,14 +116,20 @@ export function summarySearch(
   };
 }
 
-/** Per-entity series, one page of entities (composite, in key order) with a histogram each. */
+/**
+ * Per-entity series, one page of entities (composite, in key order) with a histogram each. With
+ * `plan` (intervals of whole days, entities with SERIES_ROWS), clean whole days come from daily rows.
+ */
 export function seriesSearch(
   tenant: Tenant,
   f: Filters,
   opts: { groupBy: GroupBy; interval: Interval; window: WindowMs; limit: number; after?: string },
+  plan?: RollupPlan,
 ): Clause {
+  const kind = SERIES_ROWS[opts.groupBy];
+  const rows = plan && kind ? [splitClause(plan, [kind])] : [];
   return {
-    query: scoped(tenant, filterClauses(f)),
+    query: scoped(tenant, [...filterClauses(f), ...rows]),
     size: 0,
     track_total_hits: false,
     aggs: {
@@ -126,7 +139,7 @@ export function seriesSearch(
           sources: [{ key: { terms: { field: GROUP_FIELDS[opts.groupBy], order: "asc" } } }],
           ...(opts.after !== undefined ? { after: { key: opts.after } } : {}),
         },
-        aggs: { histogram: histogram(opts.interval, opts.window) },
+        aggs: { histogram: histogram(opts.interval, opts.window, rows.length > 0) },
       },
     },
   };
@@ -185,8 +198,16 @@ export function anomaliesSearch(
 
 // ---------------------------------------------------------------- parsers
 
+/** A count: the weighted sum where rows were read, else the document count. */
+interface Counted {
+  doc_count: number;
+  n?: { value: number };
+}
+// Sums come back as doubles; every one is a whole count.
+const count = (c: Counted | undefined) => (c ? Math.round(c.n?.value ?? c.doc_count) : 0);
+
 interface HistogramAgg {
-  buckets: { key: number; doc_count: number; failures: { doc_count: number } }[];
+  buckets: (Counted & { key: number; failures: Counted })[];
 }
 
 export interface HistogramBucket {
@@ -198,15 +219,9 @@ export interface HistogramBucket {
 const bucketsOf = (h: HistogramAgg): HistogramBucket[] =>
   h.buckets.map((b) => ({
     start: isoMicros(new Date(b.key)),
-    total: b.doc_count,
-    failures: b.failures.doc_count,
+    total: count(b),
+    failures: count(b.failures),
   }));
-
-/** A count: the weighted sum where rows were read, else the document count. */
-interface Counted {
-  doc_count: number;
-  n?: { value: number };
-}
 interface CountedTerms {
   buckets: (Counted & { key: string; failures?: Counted })[];
 }
@@ -219,13 +234,11 @@ export function parseSummary(body: { aggregations: Record<string, unknown> }, in
       by_identity_type: CountedTerms;
       errors: CountedTerms;
     };
-    hours: { histogram: { buckets: (Counted & { key: number; failures: Counted })[] } };
+    hours: { histogram: HistogramAgg };
     identities: { unique: { value: number }; top: CountedTerms };
     paths: { unique: { value: number }; top: CountedTerms };
     sources: { top: CountedTerms };
   };
-  // Sums come back as doubles; every one is a whole count.
-  const count = (c: Counted | undefined) => (c ? Math.round(c.n?.value ?? c.doc_count) : 0);
   const counts = (t: CountedTerms) => Object.fromEntries(t.buckets.map((b) => [b.key, count(b)]));
   const outcomes = counts(a.totals.outcomes);
   const byAction = counts(a.totals.by_action);
@@ -245,14 +258,7 @@ export function parseSummary(body: { aggregations: Record<string, unknown> }, in
     top_paths: a.paths.top.buckets.map((b) => ({ path: b.key, count: count(b) })),
     top_source_ips: a.sources.top.buckets.map((b) => ({ source_ip: b.key, count: count(b) })),
     errors: counts(a.totals.errors),
-    histogram: {
-      interval,
-      buckets: a.hours.histogram.buckets.map((b) => ({
-        start: isoMicros(new Date(b.key)),
-        total: count(b),
-        failures: count(b.failures),
-      })),
-    },
+    histogram: { interval, buckets: bucketsOf(a.hours.histogram) },
   };
 }
 

@@ -26,6 +26,7 @@ import {
   oldestSearch,
   parseSeries,
   parseSummary,
+  SERIES_ROWS,
   scoreAnomalies,
   seriesSearch,
   summarySearch,
@@ -54,7 +55,14 @@ export async function series(
   filters: Filters,
   opts: { groupBy: GroupBy; interval: Interval; window: WindowMs; limit: number; after?: string },
 ) {
-  return parseSeries(await search(client, seriesSearch(tenant, filters, opts)), opts.limit);
+  // Daily rows serve series in buckets of whole days, by an entity whose rows carry the outcome.
+  const plan =
+    SERIES_ROWS[opts.groupBy] && intervalMs(opts.interval) >= DAY_MS
+      ? await rollupPlan(client, tenant, filters, opts)
+      : undefined;
+  const rows = plan?.days ? plan : undefined;
+  const index = rows ? `${AUDIT_STREAM},${ROLLUP_INDEX}` : AUDIT_STREAM;
+  return parseSeries(await search(client, seriesSearch(tenant, filters, opts, rows), index), opts.limit);
 }
 
 export async function anomalies(
