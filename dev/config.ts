@@ -10,6 +10,7 @@ import { homedir } from "node:os";
 import path from "node:path";
 import { z } from "zod";
 import { ConfigError } from "../src/config.ts";
+import { generateSignerKey } from "../src/features/integrity/note.ts";
 
 /** Newest OpenSearch 3.x whose distribution zip the Maven registry serves here (see README). */
 export const DEFAULT_OPENSEARCH_VERSION = "3.8.0";
@@ -24,6 +25,7 @@ const schema = z.object({
   OPENSEARCH_URL: optionalString,
   AUDIT_JWT_SECRET: optionalString,
   AUDIT_JWKS_URL: optionalString,
+  INTEGRITY_SIGNING_KEY_FILE: optionalString,
   OPENSEARCH_VERSION: z
     .string()
     .regex(/^3\.\d+\.\d+$/, "must be an OpenSearch 3.x version such as 3.8.0")
@@ -55,6 +57,8 @@ export interface DevConfig {
   readonly localNode: LocalNodeSettings;
   /** Local mode without a configured secret: the file holding the generated dev secret. */
   readonly devSecretFile: string | undefined;
+  /** Local mode without a checkpoint signing key: the file holding the generated one. */
+  readonly devSigningKeyFile: string | undefined;
 }
 
 /**
@@ -78,6 +82,15 @@ export function devSecret(file: string): string {
   mkdirSync(path.dirname(file), { recursive: true });
   writeFileSync(file, `${secret}\n`, { mode: 0o600 });
   return secret;
+}
+
+/** Local mode without a checkpoint signing key: an Ed25519 signer key, generated once into `file`. */
+export function devSigningKey(file: string): string {
+  if (!existsSync(file)) {
+    mkdirSync(path.dirname(file), { recursive: true });
+    writeFileSync(file, `${generateSignerKey("scaivault.local/audit")}\n`, { mode: 0o600 });
+  }
+  return file;
 }
 
 /** Parses the development settings. Throws ConfigError naming every bad variable. */
@@ -104,6 +117,10 @@ export function loadDevConfig(env: NodeJS.ProcessEnv = process.env, cwd = proces
     devSecretFile:
       local && !e.AUDIT_JWT_SECRET && !e.AUDIT_JWKS_URL
         ? path.resolve(cwd, ".data", "dev-jwt-secret")
+        : undefined,
+    devSigningKeyFile:
+      local && !e.INTEGRITY_SIGNING_KEY_FILE
+        ? path.resolve(cwd, ".data", "integrity-signing-key")
         : undefined,
   } satisfies DevConfig);
 }

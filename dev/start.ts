@@ -9,7 +9,7 @@
 
 import { createLogger } from "../src/logger.ts";
 import { runService } from "../src/main.ts";
-import { devSecret, loadDevConfigOrExit } from "./config.ts";
+import { devSecret, devSigningKey, loadDevConfigOrExit } from "./config.ts";
 import { type LocalCluster, startLocalCluster } from "./local-cluster.ts";
 
 const dev = loadDevConfigOrExit();
@@ -33,6 +33,7 @@ if (dev.mode === "local") {
     );
 }
 if (dev.devSecretFile) env.AUDIT_JWT_SECRET = devSecret(dev.devSecretFile);
+if (dev.devSigningKeyFile) env.INTEGRITY_SIGNING_KEY_FILE = devSigningKey(dev.devSigningKeyFile);
 
 await runService(env, {
   ...(dev.devSecretFile

@@ -9,6 +9,8 @@ import { requestId } from "hono/request-id";
 import type { Config } from "./config.ts";
 import { registerExports } from "./features/exports/exports.route.ts";
 import { registerIngest } from "./features/ingest/ingest.route.ts";
+import { registerIntegrity } from "./features/integrity/integrity.route.ts";
+import type { Verifier } from "./features/integrity/note.ts";
 import { opsRoutes } from "./features/ops/ops.route.ts";
 import { registerQuery } from "./features/query/query.route.ts";
 import { registerRetention } from "./features/retention/retention.route.ts";
@@ -56,6 +58,8 @@ export interface AppDeps {
   hub: StreamHub;
   /** Shared with the export worker, which counts its jobs here (a fresh registry when omitted). */
   metrics?: Metrics;
+  /** The checkpoint keys the integrity API publishes (none when omitted: nothing is sealed). */
+  integrityKeys?: { active: Verifier | null; retired: Verifier[] };
   /** The clock (tests pass their own). */
   now?: () => Date;
   version?: string;
@@ -107,6 +111,11 @@ export function createApp(deps: AppDeps) {
   registerStream(app, { hub: deps.hub, gate, tenant: reads.tenant, now });
   registerRetention(app, { client: deps.client, gate, readiness: deps.readiness, now });
   registerExports(app, { ...reads, endpointAllowlist: deps.config.exports.endpointAllowlist });
+  registerIntegrity(app, {
+    client: deps.client,
+    gate,
+    keys: deps.integrityKeys ?? { active: null, retired: [] },
+  });
 
   mountOpenApi(app, deps.version ?? "0.1.0");
   return app;

@@ -103,6 +103,18 @@ const schema = z
       })
       .optional(),
     LIFECYCLE_COLD_AFTER_DAYS: z.coerce.number().int().min(1).max(3650).default(90),
+    INTEGRITY_SIGNING_KEY_FILE: optionalString,
+    INTEGRITY_VERIFIER_KEYS: z.string().default(""),
+    AUDIT_LOG_ORIGIN: z
+      .string()
+      .regex(
+        /^[\x21-\x7e]+$/,
+        "must be printable ASCII without spaces (it names the log in every checkpoint)",
+      )
+      .default("scaivault.local/audit"),
+    INTEGRITY_SEALER: bool.default(true),
+    INTEGRITY_SEAL_INTERVAL_MS: z.coerce.number().int().min(100).default(1000),
+    INTEGRITY_CHECKPOINT_INTERVAL_MS: z.coerce.number().int().min(1000).default(10_000),
     SUMMARY_ROLLUP: bool.default(true),
     SUMMARY_ROLLUP_INTERVAL_MS: z.coerce.number().int().min(1000).default(30_000),
     RETENTION_PURGE: bool.default(true),
@@ -256,6 +268,18 @@ export interface Config {
     readonly purgeIntervalMs: number;
     readonly purgeRequestsPerSecond: number;
   };
+  /** The tamper-evident log (features/integrity). */
+  readonly integrity: {
+    /** The file holding the Ed25519 signer key (`PRIVATE+KEY+…`); none: nothing is sealed. */
+    readonly signingKeyFile: string | undefined;
+    /** Verifier keys of retired signer keys, still published for older checkpoints. */
+    readonly retiredKeys: string[];
+    readonly origin: string;
+    /** Whether this replica takes part in sealing (one replica at a time). */
+    readonly sealer: boolean;
+    readonly sealIntervalMs: number;
+    readonly checkpointIntervalMs: number;
+  };
   /** The summaries' hourly rollup (features/summary/rollup.job). */
   readonly rollup: {
     /** Whether this replica takes part in keeping it (one replica at a time). */
@@ -364,6 +388,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       purgeRequestsPerSecond: e.RETENTION_PURGE_RPS,
     }),
     rollup: Object.freeze({ enabled: e.SUMMARY_ROLLUP, intervalMs: e.SUMMARY_ROLLUP_INTERVAL_MS }),
+    integrity: Object.freeze({
+      signingKeyFile: e.INTEGRITY_SIGNING_KEY_FILE,
+      retiredKeys: e.INTEGRITY_VERIFIER_KEYS.split(/[\s,]+/).filter(Boolean),
+      origin: e.AUDIT_LOG_ORIGIN,
+      sealer: e.INTEGRITY_SEALER,
+      sealIntervalMs: e.INTEGRITY_SEAL_INTERVAL_MS,
+      checkpointIntervalMs: e.INTEGRITY_CHECKPOINT_INTERVAL_MS,
+    }),
     stream: Object.freeze({
       pollIntervalMs: e.STREAM_POLL_INTERVAL_MS,
       heartbeatMs: e.STREAM_HEARTBEAT_MS,

@@ -49,6 +49,11 @@ abstract class RetryLater extends Error {
   }
 }
 
+/** The thing is not in the state the request needs yet (an event not sealed yet); retry after `retryAfterSeconds`. (409) */
+export class NotYet extends RetryLater {
+  override name = "NotYet";
+}
+
 /** A limit of this tenant or replica is reached; retry after `retryAfterSeconds`. (429) */
 export class LimitReached extends RetryLater {
   override name = "LimitReached";

@@ -11,6 +11,8 @@ import { readFileSync } from "node:fs";
 import { createApp } from "./app.ts";
 import { loadConfigOrExit } from "./config.ts";
 import { type ExportThread, startExportThread } from "./features/exports/exports.thread.ts";
+import { loadIntegrityKeys } from "./features/integrity/integrity.keys.ts";
+import { SealerJob } from "./features/integrity/sealer.job.ts";
 import { lifecycleWithoutIsm } from "./features/retention/retention.lifecycle.ts";
 import { Purger } from "./features/retention/retention.purge.ts";
 import { StreamHub } from "./features/stream/stream.hub.ts";
@@ -59,6 +61,20 @@ export async function runService(env: NodeJS.ProcessEnv, hooks: ServiceHooks = {
   const rollup = config.rollup.enabled
     ? new RollupJob({ client, log, intervalMs: config.rollup.intervalMs })
     : undefined;
+  const keys = loadIntegrityKeys(config.integrity);
+  if (!keys.signer)
+    log.warn("INTEGRITY_SIGNING_KEY_FILE is not set: events are not sealed into the tamper-evident log");
+  const sealer =
+    keys.signer && config.integrity.sealer
+      ? new SealerJob({
+          client,
+          log,
+          signer: keys.signer,
+          origin: config.integrity.origin,
+          intervalMs: config.integrity.sealIntervalMs,
+          checkpointIntervalMs: config.integrity.checkpointIntervalMs,
+        })
+      : undefined;
   let exportThread: ExportThread | undefined;
 
   void readiness
@@ -69,6 +85,7 @@ export async function runService(env: NodeJS.ProcessEnv, hooks: ServiceHooks = {
       // The job and tenant indices exist once the bootstrap is done.
       purger?.start();
       rollup?.start();
+      sealer?.start();
       if (config.exports.worker)
         exportThread = startExportThread(
           { logLevel: config.logLevel, opensearch: config.opensearch, exports: config.exports },
@@ -88,6 +105,7 @@ export async function runService(env: NodeJS.ProcessEnv, hooks: ServiceHooks = {
     version,
     metrics,
     verify: createVerifier(config.auth),
+    integrityKeys: { active: keys.signer, retired: keys.retired },
   });
   const server = startServer(
     app.fetch,
@@ -113,6 +131,7 @@ export async function runService(env: NodeJS.ProcessEnv, hooks: ServiceHooks = {
     await exportThread?.stop();
     purger?.stop();
     await rollup?.stop();
+    await sealer?.stop();
     health.stop();
     await client.close();
     await hooks.afterStop?.(log);

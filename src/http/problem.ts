@@ -14,6 +14,7 @@ import {
   InvalidInput,
   LimitReached,
   NotFound,
+  NotYet,
   TimedOut,
   TooLarge,
   Unavailable,
@@ -95,6 +96,8 @@ export function toProblem(err: unknown): {
   if (err instanceof TooLarge) return { body: problem(413, err.message), headers: {}, unexpected: false };
   if (err instanceof NotFound) return { body: problem(404, err.message), headers: {}, unexpected: false };
   if (err instanceof Conflict) return { body: problem(409, err.message), headers: {}, unexpected: false };
+  if (err instanceof NotYet)
+    return { body: problem(409, err.message), headers: retry(err.retryAfterSeconds), unexpected: false };
   if (err instanceof LimitReached)
     return { body: problem(429, err.message), headers: retry(err.retryAfterSeconds), unexpected: false };
   if (err instanceof Unavailable)

@@ -9,3 +9,6 @@ export const TENANTS_INDEX = "scaivault-tenants";
 
 /** The summaries' hourly rollup rows and its watermark (see index-templates/scaivault-rollup.json). */
 export const ROLLUP_INDEX = "scaivault-rollup";
+
+/** Each tenant's Merkle log, its checkpoints and the sealer's watermark (see index-templates/scaivault-integrity.json). */
+export const INTEGRITY_INDEX = "scaivault-integrity";

@@ -99,3 +99,16 @@ async function progressOf(client: Client, index: string[]): Promise<BackingIndex
 export async function refresh(client: Client, index: string): Promise<void> {
   await client.indices.refresh({ index });
 }
+
+/**
+ * How far a reader following the store can go from `from`: through each complete index (no longer
+ * written to, every operation final) to the first incomplete one's checkpoints, or the newest's.
+ */
+export function reachable(indices: BackingIndex[], from: Position | null): Position | null {
+  const after = indices.filter((i) => !from || i.gen >= from.gen);
+  for (const index of after) {
+    const complete = index !== indices.at(-1) && index.shards.every((s) => s.max === s.checkpoint);
+    if (!complete) return { gen: index.gen, seq: index.shards.map((s) => s.checkpoint + 1) };
+  }
+  return from;
+}

@@ -1,6 +1,7 @@
 import { Writable } from "node:stream";
 import { mintToken } from "../../dev/token.ts";
 import { createApp } from "../../src/app.ts";
+import type { Verifier } from "../../src/features/integrity/note.ts";
 import { StreamHub, type StreamSettings } from "../../src/features/stream/stream.hub.ts";
 import type { DeadlineSettings } from "../../src/http/admission.ts";
 import { createVerifier } from "../../src/http/auth.ts";
@@ -51,6 +52,8 @@ export function testApp(
     deadlines?: DeadlineSettings;
     /** The breaker's probe settings; its background probe runs only when given. */
     health?: HealthSettings;
+    /** The checkpoint keys the integrity API publishes. */
+    integrityKeys?: { active: Verifier | null; retired: Verifier[] };
   } = {},
 ) {
   const { log, lines } = capturedLogger();
@@ -80,6 +83,7 @@ export function testApp(
     log,
     readiness,
     health,
+    ...(opts.integrityKeys ? { integrityKeys: opts.integrityKeys } : {}),
     verify: createVerifier({
       jwtSecret: TEST_SECRET,
       ...(opts.tokenMaxLifetimeSec ? { maxLifetimeSec: opts.tokenMaxLifetimeSec } : {}),

@@ -1,5 +1,4 @@
 import { describe, expect, it } from "vitest";
-import { reachable } from "../../src/features/summary/rollup.job.ts";
 import {
   laterIndexPatterns,
   periodRanges,
@@ -7,7 +6,7 @@ import {
   rollupSpans,
   rowDocument,
 } from "../../src/features/summary/rollup.query.ts";
-import { backingIndex } from "../../src/opensearch/progress.ts";
+import { backingIndex, reachable } from "../../src/opensearch/progress.ts";
 
 const H = 3_600_000;
 /** OpenSearch's wildcard: `?` one character, `*` any run of them. */

@@ -49,6 +49,7 @@ const TENANT_BUILDERS: Record<string, Samples> = {
     { pitId: "pit", keepAlive: "1m", size: 10, after: null },
   ],
   "stream/catchUpSearch": (t) => [t, { actions: ["read"] }, { from: 0, to: 9 }, 100],
+  "integrity/eventSearch": (t) => [t, "evt-1"],
   "summary/dirtyHoursSearch": (t) => [
     t,
     { lo: 0, hi: 3_600_000 },
@@ -60,11 +61,22 @@ const TENANT_BUILDERS: Record<string, Samples> = {
 /** Builders over one tenant's own documents that are not audit events: no retention cut-off. */
 const TENANT_DOCUMENTS: Record<string, Samples> = {
   "exports/jobsList": (t) => [t.id, { limit: 10, status: "running" }],
+  "integrity/leafSearch": (t) => [t, "evt-1"],
+  "integrity/latestCheckpointSearch": (t) => [t],
 };
 
 /** Exports that are not a tenant's read, and why. */
 const NOT_TENANT_READS: Record<string, string> = {
   "exports/EXPORT_SORT": "a sort order",
+  "integrity/CHUNK": "a constant",
+  "integrity/stateId": "a document id built from the verified tenant (tenant ids hold no ':')",
+  "integrity/hashesId": "a document id built from the verified tenant",
+  "integrity/leavesId": "a document id built from the verified tenant",
+  "integrity/checkpointId": "a document id built from the verified tenant",
+  "integrity/storeOrderSearch":
+    "the sealer: every tenant's events in store order, each appended to its own tenant's log",
+  "integrity/pendingSearch": "the sealer: which tenants' logs grew past their newest checkpoint",
+  "integrity/isBefore": "arithmetic on store positions",
   "exports/claimableJobs": "the worker's queue over every tenant (each job then runs under its own tenant)",
   "query/EVENT_SORT": "a sort order",
   "retention/expiredFor":

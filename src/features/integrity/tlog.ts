@@ -86,6 +86,9 @@ function rangeIndexes(lo: number, hi: number): number[] {
   return out;
 }
 
+/** The right edge of a tree of `n` leaves: the stored hashes of its complete subtrees, left to right. */
+export const edgeIndexes = (n: number): number[] => rangeIndexes(0, n);
+
 /** The hash of leaves [lo, hi) from its complete subtrees' roots (right to left, as RFC 6962 nests them). */
 function fold(hashes: Hash[]): Hash {
   let h = hashes[hashes.length - 1] as Hash;

@@ -21,7 +21,7 @@ import { PeriodicJob } from "../../jobs/periodic.ts";
 import type { Logger } from "../../logger.ts";
 import { statusOf } from "../../opensearch/errors.ts";
 import { AUDIT_STREAM, ROLLUP_INDEX, TENANTS_INDEX } from "../../opensearch/names.ts";
-import { type BackingIndex, type Position, refresh, storeProgress } from "../../opensearch/progress.ts";
+import { type Position, reachable, refresh, storeProgress } from "../../opensearch/progress.ts";
 import {
   changedPairsSearch,
   periodsOf,
@@ -71,19 +71,6 @@ export async function readWatermark(
     if (statusOf(err) === 404) return null;
     throw err;
   }
-}
-
-/**
- * How far a run can take the watermark: through each complete index (no longer written to, every
- * operation final) to the first incomplete one's checkpoints, or the newest's. As the live tail.
- */
-export function reachable(indices: BackingIndex[], from: Position | null): Position | null {
-  const after = indices.filter((i) => !from || i.gen >= from.gen);
-  for (const index of after) {
-    const complete = index !== indices.at(-1) && index.shards.every((s) => s.max === s.checkpoint);
-    if (!complete) return { gen: index.gen, seq: index.shards.map((s) => s.checkpoint + 1) };
-  }
-  return from;
 }
 
 const samePosition = (a: Position | null, b: Position | null) =>

@@ -1,0 +1,187 @@
+/**
+ * @module features/integrity/log
+ * A tenant's Merkle log as stored in scaivault-integrity (layout: integrity.query): reading its
+ * state and stored hashes, and the documents one append writes. The sealer appends, the service
+ * reads; neither reads past the committed size.
+ */
+import type { Client } from "@opensearch-project/opensearch";
+import { statusOf } from "../../opensearch/errors.ts";
+import { INTEGRITY_INDEX } from "../../opensearch/names.ts";
+import { CHUNK, hashesId, type LogState, leavesId, stateId } from "./integrity.query.ts";
+import {
+  EMPTY_ROOT,
+  edgeIndexes,
+  HASH_SIZE,
+  type Hash,
+  type HashReader,
+  hashesToStore,
+  leafHash,
+  storedHashCount,
+  treeHash,
+} from "./tlog.ts";
+
+export const EMPTY_STATE: LogState = {
+  size: 0,
+  root: EMPTY_ROOT.toString("base64"),
+  edge: [],
+  through: null,
+  checkpointed: 0,
+  checkpointedAt: null,
+};
+
+type Doc = { _id: string; found?: boolean; _source?: Record<string, unknown> };
+
+async function mget(client: Client, ids: string[]): Promise<Map<string, Record<string, unknown>>> {
+  if (ids.length === 0) return new Map();
+  const res = await client.mget({ index: INTEGRITY_INDEX, body: { ids } });
+  const docs = (res.body as { docs: Doc[] }).docs;
+  return new Map(
+    docs.filter((d) => d.found && d._source).map((d) => [d._id, d._source as Record<string, unknown>]),
+  );
+}
+
+/** The committed states of these tenants (absent: an empty log). */
+export async function readStates(client: Client, tenants: string[]): Promise<Map<string, LogState>> {
+  const found = await mget(client, tenants.map(stateId));
+  return new Map(
+    tenants.map((t) => [t, (found.get(stateId(t))?.data as LogState | undefined) ?? { ...EMPTY_STATE }]),
+  );
+}
+
+export async function readState(client: Client, tenant: string): Promise<LogState> {
+  return (await readStates(client, [tenant])).get(tenant) as LogState;
+}
+
+const hashesOf = (source: Record<string, unknown> | undefined): Buffer =>
+  Buffer.from(typeof source?.hashes === "string" ? source.hashes : "", "base64");
+
+/**
+ * Reads a tenant's stored hashes from their chunks, never past the first `count` (what the
+ * committed size stores): a hash missing or cut short there means the log's documents were
+ * altered, and is reported as such.
+ */
+export function storedHashReader(client: Client, tenant: string, count: number): HashReader {
+  return async (indexes) => {
+    const chunks = [...new Set(indexes.map((x) => Math.floor(x / CHUNK)))];
+    const found = await mget(
+      client,
+      chunks.map((c) => hashesId(tenant, c)),
+    );
+    return indexes.map((x) => {
+      if (x >= count) throw new RangeError(`stored hash ${x} is past the log's ${count}`);
+      const bytes = hashesOf(found.get(hashesId(tenant, Math.floor(x / CHUNK))));
+      const at = (x % CHUNK) * HASH_SIZE;
+      if (bytes.length < at + HASH_SIZE) throw new LogDamaged(`stored hash ${x} is missing`);
+      return bytes.subarray(at, at + HASH_SIZE);
+    });
+  };
+}
+
+/** The log's own documents do not hold what its state says they hold. */
+export class LogDamaged extends Error {}
+
+export interface Append {
+  state: LogState;
+  /** The documents to write before the state (chunks), then the state. */
+  chunks: { id: string; doc: Record<string, unknown> }[];
+}
+
+/**
+ * Appends `leaves` (event id and leaf data, in order) to a tenant's log: the new state and every
+ * chunk document the append touches, rewritten whole. `partial` holds the chunks the log ends in
+ * (its last hashes and leaves chunk) as stored, so their committed part is kept.
+ */
+export async function append(
+  tenant: string,
+  state: LogState,
+  leaves: { id: string; data: Buffer }[],
+  partial: { hashes: Buffer; ids: string[] },
+): Promise<Append> {
+  const known = new Map<number, Hash>(state.edge.map(([i, h]) => [i, Buffer.from(h, "base64")]));
+  const read: HashReader = async (xs) =>
+    xs.map((x) => {
+      const h = known.get(x);
+      if (!h) throw new LogDamaged(`the log's right edge lacks stored hash ${x}`);
+      return h;
+    });
+  const firstNew = storedHashCount(state.size);
+  const added: Hash[] = [];
+  for (const [i, leaf] of leaves.entries()) {
+    const n = state.size + i;
+    const stored = await hashesToStore(n, leafHash(leaf.data), read);
+    for (const [j, h] of stored.entries()) known.set(storedHashCount(n) + j, h);
+    added.push(...stored);
+  }
+  const size = state.size + leaves.length;
+  const edge = edgeIndexes(size);
+  const root = await treeHash(size, read);
+
+  const chunks: Append["chunks"] = [];
+  // Hashes: the committed part of the last chunk, then the new ones, cut into chunks.
+  const hashStart = Math.floor(firstNew / CHUNK) * CHUNK;
+  const hashes = Buffer.concat([partial.hashes.subarray(0, (firstNew - hashStart) * HASH_SIZE), ...added]);
+  for (let at = 0; at < hashes.length; at += CHUNK * HASH_SIZE) {
+    const chunk = hashStart / CHUNK + at / (CHUNK * HASH_SIZE);
+    const part = hashes.subarray(at, at + CHUNK * HASH_SIZE).toString("base64");
+    chunks.push({
+      id: hashesId(tenant, chunk),
+      doc: { kind: "hashes", scaivault: { tenant }, chunk, hashes: part },
+    });
+  }
+  const leafStart = Math.floor(state.size / CHUNK) * CHUNK;
+  const ids = [...partial.ids.slice(0, state.size - leafStart), ...leaves.map((l) => l.id)];
+  for (let at = 0; at < ids.length; at += CHUNK) {
+    const chunk = leafStart / CHUNK + at / CHUNK;
+    chunks.push({
+      id: leavesId(tenant, chunk),
+      doc: { kind: "leaves", scaivault: { tenant }, chunk, ids: ids.slice(at, at + CHUNK) },
+    });
+  }
+  return {
+    state: {
+      ...state,
+      size,
+      root: root.toString("base64"),
+      edge: edge.map((x) => [x, (known.get(x) as Hash).toString("base64")]),
+    },
+    chunks,
+  };
+}
+
+/** The chunks a tenant's log ends in, as stored (for `append`). */
+export async function readPartial(
+  client: Client,
+  tenant: string,
+  size: number,
+): Promise<{ hashes: Buffer; ids: string[] }> {
+  const hashChunk = Math.floor(storedHashCount(size) / CHUNK);
+  const leafChunk = Math.floor(size / CHUNK);
+  const found = await mget(client, [hashesId(tenant, hashChunk), leavesId(tenant, leafChunk)]);
+  const ids = found.get(leavesId(tenant, leafChunk))?.ids;
+  return {
+    hashes: hashesOf(found.get(hashesId(tenant, hashChunk))),
+    ids: Array.isArray(ids) ? ids.map(String) : [],
+  };
+}
+
+/** The state document (`pending` while the log has grown past its newest checkpoint). */
+export const stateDocument = (tenant: string, state: LogState) => ({
+  id: stateId(tenant),
+  doc: {
+    kind: "state",
+    scaivault: { tenant },
+    size: state.size,
+    pending: state.size > state.checkpointed,
+    data: state,
+  },
+});
+
+export async function getOrNull(client: Client, id: string): Promise<Record<string, unknown> | null> {
+  try {
+    const res = await client.get({ index: INTEGRITY_INDEX, id });
+    return (res.body._source as Record<string, unknown>) ?? null;
+  } catch (err) {
+    if (statusOf(err) === 404) return null;
+    throw err;
+  }
+}

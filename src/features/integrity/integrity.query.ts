@@ -1,0 +1,93 @@
+/**
+ * @module features/integrity/query
+ * PURE builders and document shapes for the tamper-evident log (see tlog.ts for the tree): each
+ * tenant's log lives in scaivault-integrity as
+ * - `state:<tenant>`: size, root, the right edge (the stored hashes the next appends need) and
+ *   the store position up to which its events are in the tree;
+ * - `hashes:<tenant>:<chunk>`: stored hashes CHUNK·chunk … CHUNK·chunk+255, concatenated;
+ * - `leaves:<tenant>:<chunk>`: the event ids of leaves CHUNK·chunk …, in leaf order;
+ * - `checkpoint:<tenant>:<size>`: a signed checkpoint.
+ * Readers never read past the state's size: what a crashed sealer wrote beyond it is overwritten.
+ */
+import type { Position } from "../../opensearch/progress.ts";
+import { type Clause, scoped, TENANT_FIELD, type Tenant } from "../../tenancy/tenant-scope.ts";
+
+/** Hashes (and leaf ids) per chunk document. */
+export const CHUNK = 256;
+
+export const stateId = (tenant: string) => `state:${tenant}`;
+export const hashesId = (tenant: string, chunk: number) => `hashes:${tenant}:${chunk}`;
+export const leavesId = (tenant: string, chunk: number) => `leaves:${tenant}:${chunk}`;
+export const checkpointId = (tenant: string, size: number) => `checkpoint:${tenant}:${size}`;
+
+/** What `state:<tenant>` holds under `data`. */
+export interface LogState {
+  size: number;
+  /** Base64 root hash of the tree of `size` leaves. */
+  root: string;
+  /** The right edge: [stored index, base64 hash] of the complete subtrees the tree is made of. */
+  edge: [number, string][];
+  /** The store position up to which this tenant's events are leaves (a re-run skips them). */
+  through: Position | null;
+  /** The size of the newest signed checkpoint, and when it was signed. */
+  checkpointed: number;
+  checkpointedAt: string | null;
+}
+
+export interface StoredCheckpoint {
+  size: number;
+  root: string;
+  timestamp: string;
+  note: string;
+}
+
+/** One shard's operations with `_seq_no` in [from, to], in store order: every tenant's (the sealer's read). */
+export function storeOrderSearch(range: { from: number; to: number }, size: number): Clause {
+  return {
+    query: { range: { _seq_no: { gte: range.from, lte: range.to } } },
+    sort: [{ _seq_no: { order: "asc" } }],
+    size,
+    seq_no_primary_term: true,
+    track_total_hits: false,
+  };
+}
+
+/** The leaves chunk holding `eventId` in the tenant's log. */
+export function leafSearch(tenant: Tenant, eventId: string): Clause {
+  return {
+    // The log is every stored event's: no retention cut-off on the integrity index's documents.
+    query: scoped({ id: tenant.id, since: null }, [{ term: { kind: "leaves" } }, { term: { ids: eventId } }]),
+    size: 1,
+    _source: ["chunk", "ids"],
+  };
+}
+
+/** Tenants whose log grew past its newest checkpoint, a page at a time (the sealer's). */
+export function pendingSearch(size: number, after?: string): Clause {
+  return {
+    query: { bool: { filter: [{ term: { kind: "state" } }, { term: { pending: true } }] } },
+    sort: [{ [TENANT_FIELD]: "asc" }],
+    size,
+    ...(after !== undefined ? { search_after: [after] } : {}),
+  };
+}
+
+/** The tenant's newest checkpoint. */
+export function latestCheckpointSearch(tenant: Tenant): Clause {
+  return {
+    query: scoped({ id: tenant.id, since: null }, [{ term: { kind: "checkpoint" } }]),
+    sort: [{ size: "desc" }],
+    size: 1,
+  };
+}
+
+/** Whether store position `p` (index generation, shard, sequence number) comes before `mark`. */
+export function isBefore(p: { gen: number; shard: number; seq: number }, mark: Position | null): boolean {
+  if (!mark) return false;
+  return p.gen < mark.gen || (p.gen === mark.gen && p.seq < (mark.seq[p.shard] ?? 0));
+}
+
+/** Whether the tenant has an event with this id (within its retention). */
+export function eventSearch(tenant: Tenant, eventId: string): Clause {
+  return { query: scoped(tenant, [{ term: { "event.id": eventId } }]), size: 1, _source: false };
+}

@@ -1,0 +1,298 @@
+/**
+ * @module features/integrity/sealer-job
+ * The sealer: every INTEGRITY_SEAL_INTERVAL_MS, one replica (the holder of a lease, as the purge's)
+ * follows the audit store in store order from its committed watermark — each shard's operations by
+ * sequence number, as the live tail and the rollup read them, so none is skipped or read twice —
+ * and appends every event to its tenant's Merkle log (existing events first, oldest stored first).
+ *
+ * Crash safety without a fork or a double append: a page's chunks are written before the states
+ * that make them part of a log, and each state records the store position its log has reached; a
+ * page re-read after a crash skips, per tenant, what that tenant's log already holds. Only then is
+ * the watermark committed (conditionally: it only moves forward). Then each log that grew gets a
+ * signed checkpoint, at most one per tenant every INTEGRITY_CHECKPOINT_INTERVAL_MS.
+ */
+import { randomUUID } from "node:crypto";
+import type { Client } from "@opensearch-project/opensearch";
+import { readDocument } from "../../events/event.mapping.ts";
+import { leafData } from "../../events/leaf.ts";
+import { isoMicros } from "../../events/time.ts";
+import { takeLease } from "../../jobs/lease.ts";
+import { PeriodicJob } from "../../jobs/periodic.ts";
+import type { Logger } from "../../logger.ts";
+import { statusOf } from "../../opensearch/errors.ts";
+import { AUDIT_STREAM, INTEGRITY_INDEX, TENANTS_INDEX } from "../../opensearch/names.ts";
+import {
+  type BackingIndex,
+  type Position,
+  reachable,
+  refresh,
+  storeProgress,
+} from "../../opensearch/progress.ts";
+import { append, getOrNull, readPartial, readStates, stateDocument } from "./integrity.log.ts";
+import {
+  checkpointId,
+  isBefore,
+  type LogState,
+  pendingSearch,
+  type StoredCheckpoint,
+  storeOrderSearch,
+} from "./integrity.query.ts";
+import { checkpointText, type Signer, signNote } from "./note.ts";
+
+export const SEALER_LEASE_ID = "sealer-lease";
+export const SEALER_WATERMARK_ID = "sealer-watermark";
+
+export interface SealerDeps {
+  client: Client;
+  log: Logger;
+  signer: Signer;
+  /** `<origin>/<tenant>` names each tenant's log in its checkpoints. */
+  origin: string;
+  intervalMs: number;
+  checkpointIntervalMs: number;
+  now?: () => Date;
+  /** Events read per page (tests make it small). */
+  pageSize?: number;
+  stream?: string;
+}
+
+export interface SealRun {
+  ran: boolean;
+  /** Events appended by this run. */
+  sealed: number;
+  checkpoints: number;
+}
+
+interface Hit {
+  _seq_no: number;
+  _source: unknown;
+}
+
+/** A run's stop once an injected fault fires (tests: a crash between two steps). */
+export type SealerStep = "chunks" | "states" | "watermark";
+
+export class SealerJob {
+  readonly id = `sealer-${randomUUID()}`;
+  readonly #deps: SealerDeps;
+  readonly #now: () => Date;
+  readonly #job: PeriodicJob;
+  /** Tests only: throw right after this step, as a crash there would stop the run. */
+  crashAfter: SealerStep | undefined;
+
+  constructor(deps: SealerDeps) {
+    this.#deps = deps;
+    this.#now = deps.now ?? (() => new Date());
+    this.#job = new PeriodicJob({
+      name: "integrity sealer",
+      intervalMs: deps.intervalMs,
+      run: () => this.runOnce(),
+      log: deps.log,
+    });
+  }
+
+  start(): void {
+    this.#job.start();
+  }
+
+  async stop(): Promise<void> {
+    await this.#job.stop();
+  }
+
+  async runOnce(): Promise<SealRun> {
+    if (!(await this.#lease())) return { ran: false, sealed: 0, checkpoints: 0 };
+    const { client } = this.#deps;
+    const stream = this.#deps.stream ?? AUDIT_STREAM;
+    let committed = await this.#watermark();
+    const indices = await storeProgress({ client, stream }, committed.mark?.gen);
+    const to = reachable(indices, committed.mark);
+    let sealed = 0;
+    if (to) {
+      // Every operation up to the checkpoints read above becomes searchable.
+      await refresh(client, stream);
+      for (const index of indices.filter((i) => !committed.mark || i.gen >= committed.mark.gen)) {
+        if (index.gen > to.gen) break;
+        for (const [shard, progress] of index.shards.entries()) {
+          const last = index.gen < to.gen ? progress.max : (to.seq[shard] ?? 0) - 1;
+          for (;;) {
+            const mark = committed.mark;
+            const from = mark && mark.gen === index.gen ? (mark.seq[shard] ?? 0) : 0;
+            if (from > last) break;
+            const hits = await this.#read(index, shard, from, last);
+            const next = hits.length ? (hits.at(-1) as Hit)._seq_no + 1 : last + 1;
+            const position = advance(mark, index, shard, next);
+            sealed += await this.#seal(index.gen, shard, hits, position);
+            committed = await this.#commit(committed, position);
+            if (!(await this.#lease()))
+              throw new Error("the sealer lease was lost mid-run; the next run resumes");
+          }
+        }
+      }
+      // Past a complete index: the watermark moves to where the next one starts.
+      if (committed.mark && to.gen > committed.mark.gen) committed = await this.#commit(committed, to);
+    }
+    const checkpoints = await this.#checkpoints();
+    return { ran: true, sealed, checkpoints };
+  }
+
+  async #read(index: BackingIndex, shard: number, from: number, to: number): Promise<Hit[]> {
+    const res = await this.#deps.client.search({
+      index: index.name,
+      preference: `_shards:${shard}`,
+      body: storeOrderSearch({ from, to }, this.#deps.pageSize ?? 1000) as never,
+      filter_path: ["hits.hits._seq_no", "hits.hits._source"],
+    });
+    return ((res.body as { hits?: { hits?: Hit[] } }).hits?.hits ?? []) as Hit[];
+  }
+
+  /** Appends a page of one shard's events to their tenants' logs; returns how many it appended. */
+  async #seal(gen: number, shard: number, hits: Hit[], position: Position): Promise<number> {
+    const { client } = this.#deps;
+    const byTenant = new Map<string, { id: string; data: Buffer; seq: number }[]>();
+    for (const hit of hits) {
+      const stored = readDocument(hit._source);
+      // A document without a tenant is nobody's evidence (and no reader shows it).
+      if (!stored.tenant) continue;
+      const leaves = byTenant.get(stored.tenant) ?? [];
+      leaves.push({ id: stored.event.id, data: leafData(stored.tenant, stored.event), seq: hit._seq_no });
+      byTenant.set(stored.tenant, leaves);
+    }
+    if (byTenant.size === 0) return 0;
+    const states = await readStates(client, [...byTenant.keys()]);
+    const chunks: { id: string; doc: unknown }[] = [];
+    const next: { tenant: string; state: LogState }[] = [];
+    for (const [tenant, all] of byTenant) {
+      const state = states.get(tenant) as LogState;
+      // After a crash: what this tenant's log already holds from this page.
+      const leaves = all.filter((l) => !isBefore({ gen, shard, seq: l.seq }, state.through));
+      if (leaves.length === 0) continue;
+      const appended = await append(tenant, state, leaves, await readPartial(client, tenant, state.size));
+      chunks.push(...appended.chunks);
+      next.push({ tenant, state: { ...appended.state, through: position } });
+    }
+    await this.#bulk(chunks);
+    this.#crash("chunks");
+    await this.#bulk(next.map(({ tenant, state }) => stateDocument(tenant, state)));
+    this.#crash("states");
+    return next.reduce((n, { tenant, state }) => n + state.size - (states.get(tenant) as LogState).size, 0);
+  }
+
+  async #bulk(docs: { id: string; doc: unknown }[]): Promise<void> {
+    if (docs.length === 0) return;
+    const body = docs.flatMap(({ id, doc }) => [{ index: { _index: INTEGRITY_INDEX, _id: id } }, doc]);
+    const res = await this.#deps.client.bulk({ body: body as never, refresh: false });
+    const failed = (res.body.items as { index?: { status: number; error?: { type?: string } } }[]).filter(
+      (i) => (i.index?.status ?? 500) >= 300,
+    );
+    if (failed.length > 0)
+      throw new Error(
+        `could not write ${failed.length} integrity documents: ${failed[0]?.index?.error?.type ?? "?"}`,
+      );
+  }
+
+  /** Signs a checkpoint for each log grown past its newest one, unless that one is younger than the interval. */
+  async #checkpoints(): Promise<number> {
+    const { client, signer, origin, checkpointIntervalMs, intervalMs } = this.#deps;
+    await client.indices.refresh({ index: INTEGRITY_INDEX });
+    const now = this.#now();
+    let signed = 0;
+    let after: string | undefined;
+    for (;;) {
+      const res = await client.search({ index: INTEGRITY_INDEX, body: pendingSearch(500, after) as never });
+      const hits = res.body.hits.hits as unknown as {
+        _source: { scaivault: { tenant: string }; data: LogState };
+      }[];
+      const checkpoints: { id: string; doc: unknown }[] = [];
+      const states: { id: string; doc: unknown }[] = [];
+      for (const { _source } of hits) {
+        const tenant = _source.scaivault.tenant;
+        const state = _source.data;
+        // One run early rather than one late: no append waits longer than the interval.
+        const due =
+          !state.checkpointedAt ||
+          now.getTime() - Date.parse(state.checkpointedAt) >= checkpointIntervalMs - intervalMs;
+        if (!due) continue;
+        const text = checkpointText({
+          origin: `${origin}/${tenant}`,
+          size: state.size,
+          root: Buffer.from(state.root, "base64"),
+          extensions: [],
+        });
+        const checkpoint: StoredCheckpoint = {
+          size: state.size,
+          root: state.root,
+          timestamp: isoMicros(now),
+          note: signNote(text, [signer]),
+        };
+        checkpoints.push({
+          id: checkpointId(tenant, state.size),
+          doc: {
+            kind: "checkpoint",
+            scaivault: { tenant },
+            size: state.size,
+            at: checkpoint.timestamp,
+            data: checkpoint,
+          },
+        });
+        states.push(
+          stateDocument(tenant, { ...state, checkpointed: state.size, checkpointedAt: checkpoint.timestamp }),
+        );
+      }
+      // Checkpoints first: a state never claims one that was not written.
+      await this.#bulk(checkpoints);
+      await this.#bulk(states);
+      signed += checkpoints.length;
+      if (hits.length < 500) break;
+      after = hits.at(-1)?._source.scaivault.tenant;
+    }
+    if (signed > 0) await client.indices.refresh({ index: INTEGRITY_INDEX });
+    return signed;
+  }
+
+  #crash(step: SealerStep): void {
+    if (this.crashAfter === step) throw new Error(`injected crash after ${step}`);
+  }
+
+  async #watermark(): Promise<{ mark: Position | null; seqNo?: number; primaryTerm?: number }> {
+    const res = await this.#deps.client
+      .get({ index: INTEGRITY_INDEX, id: SEALER_WATERMARK_ID })
+      .catch((err) => (statusOf(err) === 404 ? null : Promise.reject(err)));
+    if (!res) return { mark: null };
+    const mark = (res.body._source as { data?: { mark?: Position } }).data?.mark ?? null;
+    return { mark, seqNo: res.body._seq_no as number, primaryTerm: res.body._primary_term as number };
+  }
+
+  async #commit(
+    committed: { mark: Position | null; seqNo?: number; primaryTerm?: number },
+    mark: Position,
+  ): Promise<{ mark: Position; seqNo: number; primaryTerm: number }> {
+    const res = await this.#deps.client.index({
+      index: INTEGRITY_INDEX,
+      id: SEALER_WATERMARK_ID,
+      body: { kind: "watermark", at: isoMicros(this.#now()), data: { mark } } as never,
+      ...(committed.seqNo !== undefined
+        ? { if_seq_no: committed.seqNo, if_primary_term: committed.primaryTerm as number }
+        : { op_type: "create" as const }),
+    });
+    this.#crash("watermark");
+    return { mark, seqNo: res.body._seq_no as number, primaryTerm: res.body._primary_term as number };
+  }
+
+  #lease(): Promise<boolean> {
+    const now = this.#now();
+    const until = new Date(now.getTime() + Math.max(this.#deps.intervalMs * 2, 10_000));
+    return takeLease(this.#deps.client, { index: TENANTS_INDEX, id: SEALER_LEASE_ID }, this.id, now, until);
+  }
+}
+
+/** `mark` with one shard of `index` moved to `next` (a new index starts every shard at 0). */
+function advance(mark: Position | null, index: BackingIndex, shard: number, next: number): Position {
+  const seq = mark && mark.gen === index.gen ? [...mark.seq] : index.shards.map(() => 0);
+  seq[shard] = next;
+  return { gen: index.gen, seq };
+}
+
+/** The committed watermark, for tests and status. */
+export async function sealerWatermark(client: Client): Promise<Position | null> {
+  const doc = await getOrNull(client, SEALER_WATERMARK_ID);
+  return ((doc?.data as { mark?: Position } | undefined)?.mark ?? null) as Position | null;
+}

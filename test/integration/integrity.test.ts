@@ -1,0 +1,287 @@
+/**
+ * The tamper-evident log against a real OpenSearch, checked by an independent oracle: every
+ * checkpoint is opened by Go's `sumdb/note` with the key the API publishes, and every inclusion and
+ * consistency proof checked by Go's `sumdb/tlog`, with leaf hashes computed here from the events
+ * as /logs returns them (RFC 8785 by the `canonicalize` package). The sealer seals each event once,
+ * also when it crashes between any two of its steps; a tenant's proofs never reach another's log.
+ */
+import { createHash } from "node:crypto";
+import canonicalize from "canonicalize";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { generateSignerKey, parseSignerKey, verifierKey } from "../../src/features/integrity/note.ts";
+import { SEALER_LEASE_ID, SealerJob, type SealerStep } from "../../src/features/integrity/sealer.job.ts";
+import { createLogger } from "../../src/logger.ts";
+import { loadAssets } from "../../src/opensearch/bootstrap.ts";
+import { AUDIT_STREAM, TENANTS_INDEX } from "../../src/opensearch/names.ts";
+import { ingestAs, json, testApp, tokenFor } from "../support/app.ts";
+import { event, newTenant } from "../support/events.ts";
+import { b64, type Oracle, startOracle } from "../support/tlog-oracle.ts";
+
+const signer = parseSignerKey(generateSignerKey("scaivault.test/audit"));
+const ORIGIN = "scaivault.test/audit";
+const harness = testApp(inject("opensearchUrl"), { integrityKeys: { active: signer, retired: [] } });
+const { app, client, readiness } = harness;
+const log = createLogger("silent");
+const tenant = newTenant("integrity");
+const other = newTenant("integrity-other");
+const tokens: Record<string, string> = {};
+let oracle: Oracle;
+let verifier = "";
+
+const sealer = (pageSize = 40) =>
+  new SealerJob({
+    client,
+    log,
+    signer,
+    origin: ORIGIN,
+    intervalMs: 1000,
+    checkpointIntervalMs: 1000,
+    pageSize,
+  });
+const job = sealer();
+
+const events = (label: string, n: number) =>
+  Array.from({ length: n }, (_, i) =>
+    event({
+      id: `${label}-${i}`,
+      path: `prod/app-${i % 7}/db`,
+      context: { ticket: `T-${i}`, nested: { n: i, ok: i % 2 === 0 } },
+    }),
+  );
+
+const get = async (path: string, t = tenant) => {
+  const res = await app.request(path, { headers: { Authorization: `Bearer ${tokens[t]}` } });
+  return { status: res.status, headers: res.headers, body: await json(res) };
+};
+
+/** Every event of the tenant as /logs returns it. */
+async function logsOf(t: string): Promise<Record<string, unknown>[]> {
+  const out: Record<string, unknown>[] = [];
+  let cursor = "";
+  for (;;) {
+    const page = await get(
+      `/v1/audit/logs?limit=1000${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ""}`,
+      t,
+    );
+    expect(page.status).toBe(200);
+    out.push(...page.body.entries);
+    if (!page.body.next_cursor) return out;
+    cursor = page.body.next_cursor;
+  }
+}
+
+/** The leaf hash an auditor computes from an event as /logs gave it. */
+const leafHashOf = (t: string, e: Record<string, unknown>) =>
+  createHash("sha256")
+    .update(Buffer.from([0]))
+    .update(canonicalize({ tenant: t, ...e }) as string)
+    .digest();
+
+/** The checkpoint, opened by Go with the published key; its size. */
+async function goCheckpoint(t: string, size?: number) {
+  const res = await get(`/v1/audit/integrity/checkpoint${size ? `?size=${size}` : ""}`, t);
+  expect(res.status).toBe(200);
+  const opened = await oracle.ask({ op: "note", note: res.body.note, keys: [verifier] });
+  expect(opened.ok, opened.error).toBe(true);
+  expect(opened.text).toBe(`${ORIGIN}/${t}\n${res.body.size}\n${res.body.root_hash}\n`);
+  return res.body as { size: number; root_hash: string; note: string };
+}
+
+/** Every event of `t` proven included in its newest checkpoint, by Go; returns the leaf indexes. */
+async function expectAllIncluded(t: string): Promise<number[]> {
+  const cp = await goCheckpoint(t);
+  const all = await logsOf(t);
+  expect(cp.size).toBe(all.length);
+  const indexes: number[] = [];
+  for (const e of all) {
+    const res = await get(
+      `/v1/audit/integrity/proofs/inclusion?event_id=${encodeURIComponent(e.id as string)}`,
+      t,
+    );
+    expect(res.status).toBe(200);
+    expect(res.body.leaf_hash).toBe(b64(leafHashOf(t, e)));
+    const check = await oracle.ask({
+      op: "record",
+      size: cp.size,
+      root: cp.root_hash,
+      index: res.body.leaf_index,
+      leaf: b64(leafHashOf(t, e)),
+      proof: res.body.proof,
+    });
+    expect(check.ok, check.error).toBe(true);
+    indexes.push(res.body.leaf_index);
+  }
+  // Each event once: the leaves are exactly 0 … size − 1.
+  expect([...indexes].sort((a, b) => a - b)).toEqual(Array.from({ length: cp.size }, (_, i) => i));
+  return indexes;
+}
+
+async function expectConsistent(
+  t: string,
+  from: { size: number; root_hash: string },
+  to: { size: number; root_hash: string },
+) {
+  const res = await get(
+    `/v1/audit/integrity/proofs/consistency?from_size=${from.size}&to_size=${to.size}`,
+    t,
+  );
+  expect(res.status).toBe(200);
+  const check = await oracle.ask({
+    op: "tree",
+    size: to.size,
+    root: to.root_hash,
+    from: from.size,
+    from_root: from.root_hash,
+    proof: res.body.proof,
+  });
+  expect(check.ok, check.error).toBe(true);
+}
+
+/** As if the lease's previous holder (a crashed sealer) had run out of time. */
+const leaseRunsOut = () => client.delete({ index: TENANTS_INDEX, id: SEALER_LEASE_ID }).catch(() => {});
+
+const sealAll = async (s = job) => {
+  for (let i = 0; i < 50; i++) {
+    const run = await s.runOnce();
+    expect(run.ran).toBe(true);
+    if (run.sealed === 0) return;
+  }
+  throw new Error("the sealer never caught up");
+};
+
+beforeAll(async () => {
+  oracle = startOracle();
+  await readiness.runOnce(client, await loadAssets());
+  await leaseRunsOut();
+  for (const t of [tenant, other]) tokens[t] = await tokenFor(t, "audit:read");
+  const keys = await get("/v1/audit/integrity/keys");
+  verifier = keys.body.keys[0].verifier_key;
+  await ingestAs(harness, tenant, events("a", 300));
+  await ingestAs(harness, other, events("b", 50));
+});
+afterAll(async () => {
+  oracle.close();
+  await client.close();
+});
+
+describe("integrity", () => {
+  it("publishes the signing key, and nothing is sealed before the sealer ran: 404 and 409", async () => {
+    expect(verifier).toBe(verifierKey(signer));
+    const fresh = newTenant("integrity-fresh");
+    tokens[fresh] = await tokenFor(fresh, "audit:read");
+    expect((await get("/v1/audit/integrity/checkpoint", fresh)).status).toBe(404);
+    const unknown = await get("/v1/audit/integrity/proofs/inclusion?event_id=nope", fresh);
+    expect(unknown.status).toBe(404);
+  });
+
+  it("seals every event once, and Go verifies the signed checkpoint and every inclusion proof", async () => {
+    const notYet = await get("/v1/audit/integrity/proofs/inclusion?event_id=a-0");
+    if (notYet.status !== 200) {
+      expect(notYet.status).toBe(409);
+      expect(Number(notYet.headers.get("retry-after"))).toBeGreaterThan(0);
+    }
+    await sealAll();
+    await expectAllIncluded(tenant);
+    await expectAllIncluded(other);
+  });
+
+  it("a later checkpoint is consistent with the earlier one, and old proofs hold against it", async () => {
+    const before = await goCheckpoint(tenant);
+    await ingestAs(harness, tenant, events("a2", 25));
+    await sealAll();
+    const after = await goCheckpoint(tenant);
+    expect(after.size).toBe(before.size + 25);
+    await expectConsistent(tenant, before, after);
+    // The old checkpoint is still served by its size, and proves against it.
+    expect((await goCheckpoint(tenant, before.size)).root_hash).toBe(before.root_hash);
+    const old = await get(`/v1/audit/integrity/proofs/inclusion?event_id=a-7&size=${before.size}`);
+    expect(old.body.tree_size).toBe(before.size);
+    const check = await oracle.ask({
+      op: "record",
+      size: before.size,
+      root: before.root_hash,
+      index: old.body.leaf_index,
+      leaf: old.body.leaf_hash,
+      proof: old.body.proof,
+    });
+    expect(check.ok, check.error).toBe(true);
+  });
+
+  it.each(["chunks", "states", "watermark"] as SealerStep[])(
+    "a sealer that crashes after writing its %s resumes without a double append or a fork",
+    async (step) => {
+      const before = await goCheckpoint(tenant);
+      await ingestAs(harness, tenant, events(`crash-${step}`, 30));
+      await leaseRunsOut();
+      const crashing = sealer(10);
+      crashing.crashAfter = step;
+      await expect(crashing.runOnce()).rejects.toThrow(`injected crash after ${step}`);
+      await leaseRunsOut();
+      await sealAll();
+      const after = await goCheckpoint(tenant);
+      expect(after.size).toBe(before.size + 30);
+      await expectConsistent(tenant, before, after);
+      await expectAllIncluded(tenant);
+    },
+  );
+
+  it("seals a document written around the API, with fields missing, as /logs shows it; one without a tenant is nobody's", async () => {
+    const before = await goCheckpoint(other);
+    const odd = [
+      {
+        "@timestamp": "2026-11-26T10:00:00.000000001Z",
+        scaivault: { tenant: other },
+        event: { id: "odd-1" },
+      },
+      { "@timestamp": "2026-11-26T10:00:01Z", event: { id: "no-tenant" } },
+    ];
+    for (const body of odd)
+      await client.index({ index: AUDIT_STREAM, op_type: "create", body: body as never, refresh: true });
+    await sealAll();
+    const after = await goCheckpoint(other);
+    expect(after.size).toBe(before.size + 1);
+    await expectConsistent(other, before, after);
+    await expectAllIncluded(other);
+  });
+
+  it("one tenant's proofs and checkpoints never reach another's log", async () => {
+    const mine = await goCheckpoint(other);
+    expect(mine.size).toBe(51);
+    expect((await get("/v1/audit/integrity/proofs/inclusion?event_id=a-0", other)).status).toBe(404);
+    const tooFar = await get(
+      `/v1/audit/integrity/proofs/consistency?from_size=1&to_size=${mine.size + 1}`,
+      other,
+    );
+    expect(tooFar.status).toBe(400);
+    expect(tooFar.body.errors[0].field).toBe("to_size");
+    // A size the other tenant's log had is no checkpoint of this one.
+    const theirs = await goCheckpoint(tenant);
+    expect((await get(`/v1/audit/integrity/checkpoint?size=${theirs.size}`, other)).status).toBe(404);
+  });
+
+  it("names the field of every bad parameter", async () => {
+    for (const [query, field] of [
+      ["checkpoint?size=0", "size"],
+      ["checkpoint?size=abc", "size"],
+      ["proofs/inclusion", "event_id"],
+      ["proofs/inclusion?event_id=a-0&size=-1", "size"],
+      ["proofs/consistency?from_size=1", "to_size"],
+      ["proofs/consistency?from_size=x&to_size=2", "from_size"],
+      ["proofs/consistency?from_size=5&to_size=2", "from_size"],
+      ["checkpoint?sise=3", "sise"],
+    ]) {
+      const res = await get(`/v1/audit/integrity/${query}`);
+      expect(res.status, query).toBe(400);
+      expect(
+        res.body.errors.map((e: { field: string }) => e.field),
+        query,
+      ).toContain(field);
+    }
+  });
+
+  it("one replica seals at a time: of two sealers started together, one runs", async () => {
+    await leaseRunsOut();
+    const runs = await Promise.all([sealer(), sealer()].map((s) => s.runOnce()));
+    expect(runs.filter((r) => r.ran)).toHaveLength(1);
+  });
+});
