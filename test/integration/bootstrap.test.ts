@@ -16,11 +16,17 @@ describe("bootstrap against a real OpenSearch", async () => {
     expect(first.templates).toEqual([
       "audit-events",
       "scaivault-exports",
+      "scaivault-integrity",
       "scaivault-rollup",
       "scaivault-tenants",
     ]);
     expect(first.dataStreams).toEqual(["audit-events"]);
-    expect(first.indices).toEqual(["scaivault-exports", "scaivault-rollup", "scaivault-tenants"]);
+    expect(first.indices).toEqual([
+      "scaivault-exports",
+      "scaivault-integrity",
+      "scaivault-rollup",
+      "scaivault-tenants",
+    ]);
     expect(first.coldAfterDays).toBe(90);
     for (const index of first.indices) {
       const mapping = await client.indices.getMapping({ index });

@@ -155,11 +155,15 @@ describe("GET /v1/audit/stream", () => {
     // Subscribed before anything is written: a stream without Last-Event-ID starts at "now", so a
     // batch acknowledged before the first subscription would (rightly) never be delivered.
     let first: SseStream | undefined = await subscribe(tenant);
+    let reconnects = 0;
     const writers = Array.from({ length: 6 }, async (_, w) => {
       for (let b = 0; b < 15; b++) {
         const events = batch(`churn-${w}-${b}`, 20);
         await post(tenant, events);
         sent.push(...events.map((e) => e.id as string));
+        // Half the writing waits for the client to have reconnected a few times, however fast
+        // this machine writes: the churn overlaps the writes by construction, not by timing.
+        while (b === 7 && reconnects < 4) await sleep(20);
       }
     });
     const writing = Promise.all(writers);
@@ -170,7 +174,6 @@ describe("GET /v1/audit/stream", () => {
     // A client that drops its connection every ~150 ms and resumes from its last id.
     const received: string[] = [];
     let lastEventId: string | undefined;
-    let reconnects = 0;
     for (;;) {
       const stream = first ?? (await subscribe(tenant, lastEventId ? { lastEventId } : {}));
       first = undefined;
@@ -183,7 +186,7 @@ describe("GET /v1/audit/stream", () => {
       if (finished && received.length >= sent.length) break;
       if (finished && reconnects > 200) break;
     }
-    expect(reconnects).toBeGreaterThan(3);
+    expect(reconnects).toBeGreaterThanOrEqual(4);
     expect(new Set(received).size).toBe(received.length);
     expect([...received].sort()).toEqual([...sent].sort());
   }, 60_000);
