@@ -214,7 +214,9 @@ describe("integrity", () => {
       await ingestAs(harness, tenant, events(`crash-${step}`, 30));
       await leaseRunsOut();
       const crashing = sealer(10);
-      crashing.crashAfter = step;
+      crashing.afterStep = async (at) => {
+        if (at === step) throw new Error(`injected crash after ${step}`);
+      };
       await expect(crashing.runOnce()).rejects.toThrow(`injected crash after ${step}`);
       await leaseRunsOut();
       await sealAll();
@@ -277,6 +279,42 @@ describe("integrity", () => {
         query,
       ).toContain(field);
     }
+  });
+
+  it("a sealer stalled past its lease cannot commit over the one that took over: no fork, no double append", async () => {
+    const before = await goCheckpoint(tenant);
+    await ingestAs(harness, tenant, events("split", 30));
+    await leaseRunsOut();
+    // The first sealer stops with its appends computed, before writing anything …
+    let resume = () => {};
+    const held = new Promise<void>((r) => {
+      resume = r;
+    });
+    let stalledAt: () => void = () => {};
+    const reached = new Promise<void>((r) => {
+      stalledAt = r;
+    });
+    const stalled = sealer(1000);
+    stalled.afterStep = async (step) => {
+      if (step !== "appended") return;
+      stalledAt();
+      await held;
+    };
+    const first = stalled.runOnce();
+    await reached;
+    // … its lease runs out, more events come, another sealer seals them all and commits …
+    await ingestAs(harness, tenant, events("split-more", 10));
+    await leaseRunsOut();
+    await sealAll(sealer(1000));
+    // … then the first one wakes up and writes what it computed from the older log.
+    resume();
+    await expect(first).rejects.toThrow(/version_conflict|another sealer/);
+    await leaseRunsOut();
+    await sealAll();
+    const after = await goCheckpoint(tenant);
+    expect(after.size).toBe(before.size + 40);
+    await expectConsistent(tenant, before, after);
+    await expectAllIncluded(tenant);
   });
 
   it("one replica seals at a time: of two sealers started together, one runs", async () => {

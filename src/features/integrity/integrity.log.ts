@@ -29,27 +29,47 @@ export const EMPTY_STATE: LogState = {
   checkpointedAt: null,
 };
 
-type Doc = { _id: string; found?: boolean; _source?: Record<string, unknown> };
+type Doc = {
+  _id: string;
+  found?: boolean;
+  _source?: Record<string, unknown>;
+  _seq_no?: number;
+  _primary_term?: number;
+};
 
-async function mget(client: Client, ids: string[]): Promise<Map<string, Record<string, unknown>>> {
+/** A document's version, for a write that must not overwrite another writer's (null: it does not exist). */
+export type Version = { seqNo: number; primaryTerm: number } | null;
+
+async function mgetDocs(client: Client, ids: string[]): Promise<Map<string, Doc>> {
   if (ids.length === 0) return new Map();
   const res = await client.mget({ index: INTEGRITY_INDEX, body: { ids } });
   const docs = (res.body as { docs: Doc[] }).docs;
-  return new Map(
-    docs.filter((d) => d.found && d._source).map((d) => [d._id, d._source as Record<string, unknown>]),
-  );
+  return new Map(docs.filter((d) => d.found && d._source).map((d) => [d._id, d]));
 }
 
-/** The committed states of these tenants (absent: an empty log). */
-export async function readStates(client: Client, tenants: string[]): Promise<Map<string, LogState>> {
-  const found = await mget(client, tenants.map(stateId));
+async function mget(client: Client, ids: string[]): Promise<Map<string, Record<string, unknown>>> {
+  const docs = await mgetDocs(client, ids);
+  return new Map([...docs].map(([id, d]) => [id, d._source as Record<string, unknown>]));
+}
+
+/** The committed states of these tenants (absent: an empty log), with the version each was read at. */
+export async function readStates(
+  client: Client,
+  tenants: string[],
+): Promise<Map<string, { state: LogState; version: Version }>> {
+  const found = await mgetDocs(client, tenants.map(stateId));
   return new Map(
-    tenants.map((t) => [t, (found.get(stateId(t))?.data as LogState | undefined) ?? { ...EMPTY_STATE }]),
+    tenants.map((t) => {
+      const doc = found.get(stateId(t));
+      const state = (doc?._source?.data as LogState | undefined) ?? { ...EMPTY_STATE };
+      const version = doc ? { seqNo: doc._seq_no as number, primaryTerm: doc._primary_term as number } : null;
+      return [t, { state, version }];
+    }),
   );
 }
 
 export async function readState(client: Client, tenant: string): Promise<LogState> {
-  return (await readStates(client, [tenant])).get(tenant) as LogState;
+  return (await readStates(client, [tenant])).get(tenant)?.state as LogState;
 }
 
 const hashesOf = (source: Record<string, unknown> | undefined): Buffer =>
@@ -148,25 +168,50 @@ export async function append(
   };
 }
 
-/** The chunks a tenant's log ends in, as stored (for `append`). */
-export async function readPartial(
+/**
+ * Every chunk document appending `count` leaves to a log of `size` rewrites or creates, as stored
+ * now: the committed part of the last ones (for `append`) and each one's version. Read together
+ * with the state: the append then writes each only over the version seen here, so a sealer that
+ * stalled past its lease can never overwrite what another one committed meanwhile.
+ */
+export async function readChunks(
   client: Client,
   tenant: string,
   size: number,
-): Promise<{ hashes: Buffer; ids: string[] }> {
-  const hashChunk = Math.floor(storedHashCount(size) / CHUNK);
-  const leafChunk = Math.floor(size / CHUNK);
-  const found = await mget(client, [hashesId(tenant, hashChunk), leavesId(tenant, leafChunk)]);
-  const ids = found.get(leavesId(tenant, leafChunk))?.ids;
+  count: number,
+): Promise<{ partial: { hashes: Buffer; ids: string[] }; versions: Map<string, Version> }> {
+  const span = (lo: number, hi: number, id: (c: number) => string) => {
+    const out: string[] = [];
+    for (let c = Math.floor(lo / CHUNK); c <= Math.floor((hi - 1) / CHUNK); c++) out.push(id(c));
+    return out;
+  };
+  const hashIds = span(storedHashCount(size), storedHashCount(size + count), (c) => hashesId(tenant, c));
+  const leafIds = span(size, size + count, (c) => leavesId(tenant, c));
+  const found = await mgetDocs(client, [...hashIds, ...leafIds]);
+  const ids = found.get(leafIds[0] as string)?._source?.ids;
+  const versions = new Map<string, Version>(
+    [...hashIds, ...leafIds].map((id) => {
+      const d = found.get(id);
+      return [id, d ? { seqNo: d._seq_no as number, primaryTerm: d._primary_term as number } : null];
+    }),
+  );
   return {
-    hashes: hashesOf(found.get(hashesId(tenant, hashChunk))),
-    ids: Array.isArray(ids) ? ids.map(String) : [],
+    partial: {
+      hashes: hashesOf(found.get(hashIds[0] as string)?._source),
+      ids: Array.isArray(ids) ? ids.map(String) : [],
+    },
+    versions,
   };
 }
 
-/** The state document (`pending` while the log has grown past its newest checkpoint). */
-export const stateDocument = (tenant: string, state: LogState) => ({
+/**
+ * The state document (`pending` while the log has grown past its newest checkpoint), written only
+ * over the version it was read at: of two sealers (a lease that ran out under a stalled one), the
+ * second to commit a tenant's log fails instead of forking it.
+ */
+export const stateDocument = (tenant: string, state: LogState, version: Version) => ({
   id: stateId(tenant),
+  version,
   doc: {
     kind: "state",
     scaivault: { tenant },

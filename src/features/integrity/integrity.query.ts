@@ -68,6 +68,7 @@ export function pendingSearch(size: number, after?: string): Clause {
     query: { bool: { filter: [{ term: { kind: "state" } }, { term: { pending: true } }] } },
     sort: [{ [TENANT_FIELD]: "asc" }],
     size,
+    seq_no_primary_term: true,
     ...(after !== undefined ? { search_after: [after] } : {}),
   };
 }

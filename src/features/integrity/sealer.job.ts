@@ -28,7 +28,7 @@ import {
   refresh,
   storeProgress,
 } from "../../opensearch/progress.ts";
-import { append, getOrNull, readPartial, readStates, stateDocument } from "./integrity.log.ts";
+import { append, getOrNull, readChunks, readStates, stateDocument, type Version } from "./integrity.log.ts";
 import {
   checkpointId,
   isBefore,
@@ -68,16 +68,23 @@ interface Hit {
   _source: unknown;
 }
 
-/** A run's stop once an injected fault fires (tests: a crash between two steps). */
-export type SealerStep = "chunks" | "states" | "watermark";
+/** A document to write; with a version, only over it (null: only if absent). */
+interface Write {
+  id: string;
+  doc: unknown;
+  version?: Version;
+}
+
+/** The points of a page's commit a test can stop or hold a run at. */
+export type SealerStep = "appended" | "chunks" | "states" | "watermark";
 
 export class SealerJob {
   readonly id = `sealer-${randomUUID()}`;
   readonly #deps: SealerDeps;
   readonly #now: () => Date;
   readonly #job: PeriodicJob;
-  /** Tests only: throw right after this step, as a crash there would stop the run. */
-  crashAfter: SealerStep | undefined;
+  /** Tests only: called after each step; throwing there is a crash, waiting there a stall. */
+  afterStep: ((step: SealerStep) => Promise<void>) | undefined;
 
   constructor(deps: SealerDeps) {
     this.#deps = deps;
@@ -158,34 +165,51 @@ export class SealerJob {
     }
     if (byTenant.size === 0) return 0;
     const states = await readStates(client, [...byTenant.keys()]);
-    const chunks: { id: string; doc: unknown }[] = [];
-    const next: { tenant: string; state: LogState }[] = [];
+    const chunks: Write[] = [];
+    const next: { tenant: string; state: LogState; version: Version; before: number }[] = [];
     for (const [tenant, all] of byTenant) {
-      const state = states.get(tenant) as LogState;
+      const { state, version } = states.get(tenant) as { state: LogState; version: Version };
       // After a crash: what this tenant's log already holds from this page.
       const leaves = all.filter((l) => !isBefore({ gen, shard, seq: l.seq }, state.through));
       if (leaves.length === 0) continue;
-      const appended = await append(tenant, state, leaves, await readPartial(client, tenant, state.size));
-      chunks.push(...appended.chunks);
-      next.push({ tenant, state: { ...appended.state, through: position } });
+      const stored = await readChunks(client, tenant, state.size, leaves.length);
+      const appended = await append(tenant, state, leaves, stored.partial);
+      chunks.push(...appended.chunks.map((c) => ({ ...c, version: stored.versions.get(c.id) ?? null })));
+      next.push({ tenant, state: { ...appended.state, through: position }, version, before: state.size });
     }
+    await this.#after("appended");
     await this.#bulk(chunks);
-    this.#crash("chunks");
-    await this.#bulk(next.map(({ tenant, state }) => stateDocument(tenant, state)));
-    this.#crash("states");
-    return next.reduce((n, { tenant, state }) => n + state.size - (states.get(tenant) as LogState).size, 0);
+    await this.#after("chunks");
+    await this.#bulk(next.map(({ tenant, state, version }) => stateDocument(tenant, state, version)));
+    await this.#after("states");
+    return next.reduce((n, { state, before }) => n + state.size - before, 0);
   }
 
-  async #bulk(docs: { id: string; doc: unknown }[]): Promise<void> {
+  /** Writes documents; one with a version only over that version (null: only if absent), or the run fails. */
+  async #bulk(docs: Write[]): Promise<void> {
     if (docs.length === 0) return;
-    const body = docs.flatMap(({ id, doc }) => [{ index: { _index: INTEGRITY_INDEX, _id: id } }, doc]);
+    const action = ({ id, version }: Write) =>
+      version === undefined
+        ? { index: { _index: INTEGRITY_INDEX, _id: id } }
+        : version === null
+          ? { create: { _index: INTEGRITY_INDEX, _id: id } }
+          : {
+              index: {
+                _index: INTEGRITY_INDEX,
+                _id: id,
+                if_seq_no: version.seqNo,
+                if_primary_term: version.primaryTerm,
+              },
+            };
+    const body = docs.flatMap((d) => [action(d), d.doc]);
     const res = await this.#deps.client.bulk({ body: body as never, refresh: false });
-    const failed = (res.body.items as { index?: { status: number; error?: { type?: string } } }[]).filter(
-      (i) => (i.index?.status ?? 500) >= 300,
-    );
+    type Item = { status: number; error?: { type?: string } };
+    const items = (res.body.items as Record<string, Item>[]).map((i) => Object.values(i)[0] as Item);
+    const failed = items.filter((i) => i.status >= 300);
     if (failed.length > 0)
       throw new Error(
-        `could not write ${failed.length} integrity documents: ${failed[0]?.index?.error?.type ?? "?"}`,
+        `could not write ${failed.length} integrity documents (${failed[0]?.error?.type ?? "?"}); ` +
+          "on a version conflict another sealer wrote them meanwhile, and nothing of this page is committed for those logs",
       );
   }
 
@@ -200,10 +224,12 @@ export class SealerJob {
       const res = await client.search({ index: INTEGRITY_INDEX, body: pendingSearch(500, after) as never });
       const hits = res.body.hits.hits as unknown as {
         _source: { scaivault: { tenant: string }; data: LogState };
+        _seq_no: number;
+        _primary_term: number;
       }[];
-      const checkpoints: { id: string; doc: unknown }[] = [];
-      const states: { id: string; doc: unknown }[] = [];
-      for (const { _source } of hits) {
+      const checkpoints: Write[] = [];
+      const states: Write[] = [];
+      for (const { _source, _seq_no, _primary_term } of hits) {
         const tenant = _source.scaivault.tenant;
         const state = _source.data;
         // One run early rather than one late: no append waits longer than the interval.
@@ -234,7 +260,11 @@ export class SealerJob {
           },
         });
         states.push(
-          stateDocument(tenant, { ...state, checkpointed: state.size, checkpointedAt: checkpoint.timestamp }),
+          stateDocument(
+            tenant,
+            { ...state, checkpointed: state.size, checkpointedAt: checkpoint.timestamp },
+            { seqNo: _seq_no, primaryTerm: _primary_term },
+          ),
         );
       }
       // Checkpoints first: a state never claims one that was not written.
@@ -248,8 +278,8 @@ export class SealerJob {
     return signed;
   }
 
-  #crash(step: SealerStep): void {
-    if (this.crashAfter === step) throw new Error(`injected crash after ${step}`);
+  async #after(step: SealerStep): Promise<void> {
+    await this.afterStep?.(step);
   }
 
   async #watermark(): Promise<{ mark: Position | null; seqNo?: number; primaryTerm?: number }> {
@@ -273,7 +303,7 @@ export class SealerJob {
         ? { if_seq_no: committed.seqNo, if_primary_term: committed.primaryTerm as number }
         : { op_type: "create" as const }),
     });
-    this.#crash("watermark");
+    await this.#after("watermark");
     return { mark, seqNo: res.body._seq_no as number, primaryTerm: res.body._primary_term as number };
   }
 
