@@ -10,6 +10,7 @@ import type { Client } from "@opensearch-project/opensearch";
 import { text } from "../../filters/filters.ts";
 import type { Gate } from "../../http/admission.ts";
 import type { AppEnv } from "../../http/env.ts";
+import { problemResponse } from "../../http/openapi.ts";
 import { secured } from "../../http/route.ts";
 import type { Tenant } from "../../tenancy/tenant-scope.ts";
 import { checkpoint, consistency, inclusion } from "./integrity.service.ts";
@@ -136,6 +137,7 @@ export function registerIntegrity(app: OpenAPIHono<AppEnv>, deps: IntegrityDeps)
     request: { query: z.strictObject({ size: size(1).optional() }) },
     responses: {
       200: { description: "Checkpoint", content: { "application/json": { schema: CheckpointSchema } } },
+      404: problemResponse("Nothing sealed yet, or no checkpoint signed at that size"),
     },
   });
   app.openapi(latest, async (c) => {
@@ -159,6 +161,8 @@ export function registerIntegrity(app: OpenAPIHono<AppEnv>, deps: IntegrityDeps)
     },
     responses: {
       200: { description: "Inclusion proof", content: { "application/json": { schema: InclusionSchema } } },
+      404: problemResponse("No such event for this tenant, or no checkpoint signed at that size"),
+      409: problemResponse("Not sealed, or not covered by a checkpoint, yet: retry after `Retry-After` seconds"),
     },
   });
   app.openapi(proveInclusion, async (c) => {
