@@ -8,7 +8,12 @@
 import { createHash } from "node:crypto";
 import canonicalize from "canonicalize";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { generateSignerKey, parseSignerKey, verifierKey } from "../../src/features/integrity/note.ts";
+import {
+  generateSignerKey,
+  parseSignerKey,
+  signNote,
+  verifierKey,
+} from "../../src/features/integrity/note.ts";
 import { SEALER_LEASE_ID, SealerJob, type SealerStep } from "../../src/features/integrity/sealer.job.ts";
 import { createLogger } from "../../src/logger.ts";
 import { loadAssets } from "../../src/opensearch/bootstrap.ts";
@@ -321,5 +326,94 @@ describe("integrity", () => {
     await leaseRunsOut();
     const runs = await Promise.all([sealer(), sealer()].map((s) => s.runOnce()));
     expect(runs.filter((r) => r.ran)).toHaveLength(1);
+  });
+});
+
+describe("tampering directly in OpenSearch, bypassing the API", () => {
+  const victim = newTenant("integrity-tamper");
+  let signed: { size: number; root_hash: string; note: string };
+
+  beforeAll(async () => {
+    tokens[victim] = await tokenFor(victim, "audit:read");
+    await ingestAs(harness, victim, events("t", 20));
+    await leaseRunsOut();
+    await sealAll();
+    signed = await goCheckpoint(victim);
+  });
+
+  /** The Go check of an event's inclusion, with the leaf hash recomputed from what /logs shows now. */
+  async function goChecks(eventId: string) {
+    const shown = (await logsOf(victim)).find((e) => e.id === eventId) as Record<string, unknown>;
+    const proof = await get(
+      `/v1/audit/integrity/proofs/inclusion?event_id=${eventId}&size=${signed.size}`,
+      victim,
+    );
+    expect(proof.status).toBe(200);
+    const check = await oracle.ask({
+      op: "record",
+      size: signed.size,
+      root: signed.root_hash,
+      index: proof.body.leaf_index,
+      leaf: b64(leafHashOf(victim, shown)),
+      proof: proof.body.proof,
+    });
+    return { check, proof: proof.body, recomputed: b64(leafHashOf(victim, shown)) };
+  }
+
+  it("an event changed in its backing index no longer proves: its leaf hash differs and Go rejects it", async () => {
+    expect((await goChecks("t-3")).check.ok).toBe(true);
+    await client.updateByQuery({
+      index: AUDIT_STREAM,
+      refresh: true,
+      body: {
+        query: {
+          bool: { filter: [{ term: { "scaivault.tenant": victim } }, { term: { "event.id": "t-3" } }] },
+        },
+        script: { source: "ctx._source.scaivault.path = 'prod/tampered'" },
+      } as never,
+    });
+    const after = await goChecks("t-3");
+    expect(after.recomputed).not.toBe(after.proof.leaf_hash);
+    expect(after.check.ok).toBe(false);
+    // The other events still prove: the change is pinned to the one event.
+    expect((await goChecks("t-4")).check.ok).toBe(true);
+  });
+
+  it("a stored hash of the tree changed fails the proofs that use it against the signed root", async () => {
+    const { proof } = await goChecks("t-9");
+    // Change the stored hash of a leaf other than t-9's, in the tenant's first hashes document.
+    const doc = await client.get({ index: "scaivault-integrity", id: `hashes:${victim}:0` });
+    const bytes = Buffer.from((doc.body._source as { hashes: string }).hashes, "base64");
+    const sibling = proof.leaf_index ^ 1;
+    // Stored index of leaf n: n + n/2 + n/4 + … (sumdb/tlog's layout).
+    let at = 0;
+    for (let n = sibling; n > 0; n = Math.floor(n / 2)) at += n;
+    bytes[at * 32] = (bytes[at * 32] as number) ^ 0xff;
+    await client.index({
+      index: "scaivault-integrity",
+      id: `hashes:${victim}:0`,
+      refresh: true,
+      body: { ...(doc.body._source as object), hashes: bytes.toString("base64") } as never,
+    });
+    expect((await goChecks("t-9")).check.ok).toBe(false);
+  });
+
+  it("a checkpoint replaced by one signed with another key does not open with the published key", async () => {
+    const stranger = parseSignerKey(generateSignerKey("scaivault.test/audit"));
+    const text = signed.note.slice(0, signed.note.lastIndexOf("\n\n") + 1);
+    const forged = signNote(text, [stranger]);
+    const id = `checkpoint:${victim}:${signed.size}`;
+    const doc = await client.get({ index: "scaivault-integrity", id });
+    const source = doc.body._source as { data: Record<string, unknown> };
+    await client.index({
+      index: "scaivault-integrity",
+      id,
+      refresh: true,
+      body: { ...source, data: { ...source.data, note: forged } } as never,
+    });
+    const served = await get(`/v1/audit/integrity/checkpoint?size=${signed.size}`, victim);
+    expect(served.body.note).toBe(forged);
+    const opened = await oracle.ask({ op: "note", note: forged, keys: [verifier] });
+    expect(opened.ok).toBe(false);
   });
 });

@@ -162,7 +162,9 @@ export function registerIntegrity(app: OpenAPIHono<AppEnv>, deps: IntegrityDeps)
     responses: {
       200: { description: "Inclusion proof", content: { "application/json": { schema: InclusionSchema } } },
       404: problemResponse("No such event for this tenant, or no checkpoint signed at that size"),
-      409: problemResponse("Not sealed, or not covered by a checkpoint, yet: retry after `Retry-After` seconds"),
+      409: problemResponse(
+        "Not sealed, or not covered by a checkpoint, yet: retry after `Retry-After` seconds",
+      ),
     },
   });
   app.openapi(proveInclusion, async (c) => {

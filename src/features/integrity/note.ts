@@ -159,7 +159,7 @@ export interface Checkpoint {
 }
 
 export const checkpointText = (c: Checkpoint): string =>
-  [c.origin, String(c.size), c.root.toString("base64"), ...c.extensions].join("\n") + "\n";
+  `${[c.origin, String(c.size), c.root.toString("base64"), ...c.extensions].join("\n")}\n`;
 
 export function parseCheckpoint(text: string): Checkpoint {
   const lines = text.split("\n");
