@@ -19,6 +19,7 @@ import { startS3 } from "../test/support/object-stores.ts";
 import { ensureNaive, NAIVE_INDEX } from "./naive.ts";
 import { EXPORT_PAGE_SIZE, exports } from "./parts/export.ts";
 import { ingest } from "./parts/ingest.ts";
+import { integrity } from "./parts/integrity.ts";
 import type { BenchContext, Part, PartResult, Table } from "./parts/part.ts";
 import { query } from "./parts/query.ts";
 import { SUBSCRIBERS, stream } from "./parts/stream.ts";
@@ -26,7 +27,7 @@ import { summary } from "./parts/summary.ts";
 import { sizeLabel, writeReport } from "./report.ts";
 import { benchEnv, ensureSeeded } from "./support.ts";
 
-const PARTS: Record<string, Part> = { ingest, query, summary, export: exports, stream };
+const PARTS: Record<string, Part> = { ingest, query, summary, export: exports, stream, integrity };
 
 const { values } = parseArgs({
   options: {

@@ -395,7 +395,27 @@ describe("tampering directly in OpenSearch, bypassing the API", () => {
       refresh: true,
       body: { ...(doc.body._source as object), hashes: bytes.toString("base64") } as never,
     });
-    expect((await goChecks("t-9")).check.ok).toBe(false);
+    // The service checks every proof against the signed root before handing it out: it refuses.
+    const refused = await get(
+      `/v1/audit/integrity/proofs/inclusion?event_id=t-9&size=${signed.size}`,
+      victim,
+    );
+    expect(refused.status).toBe(500);
+    expect(refused.body.detail).toContain("damaged");
+    // What the stored hashes now say does not hold in Go either.
+    const stored = await client.get({ index: "scaivault-integrity", id: `hashes:${victim}:0` });
+    const tampered = Buffer.from((stored.body._source as { hashes: string }).hashes, "base64");
+    const check = await oracle.ask({
+      op: "record",
+      size: signed.size,
+      root: signed.root_hash,
+      index: proof.leaf_index,
+      leaf: proof.leaf_hash,
+      proof: [tampered.subarray(at * 32, at * 32 + 32).toString("base64"), ...proof.proof.slice(1)],
+    });
+    expect(check.ok).toBe(false);
+    // Proofs that do not pass through the changed hash still hold.
+    expect((await goChecks("t-17")).check.ok).toBe(true);
   });
 
   it("a checkpoint replaced by one signed with another key does not open with the published key", async () => {

@@ -6,6 +6,7 @@ import { promisify } from "node:util";
 import { jwtVerify } from "jose";
 import { describe, expect, it } from "vitest";
 import { PROJECT_ROOT } from "../../src/opensearch/bootstrap.ts";
+import { startOracle } from "../support/tlog-oracle.ts";
 
 const run = promisify(execFile);
 const SECRET = "k".repeat(40);
@@ -71,5 +72,30 @@ describe("npm start with a bad configuration", () => {
     expect(err.stderr).toContain("PORT: must be a port number");
     expect(err.stderr).toContain("OPENSEARCH_URL: must be a URL");
     expect(err.stderr).not.toMatch(/\n\s+at /); // a message, not a stack trace
+  });
+});
+
+describe("npm run integrity-key", () => {
+  it("prints a signer key Go's sumdb/note signs with, and its verifier key on stderr", async () => {
+    const { stdout, stderr } = await run(
+      process.execPath,
+      ["dev/integrity-key.ts", "audit.example.com/log"],
+      {
+        cwd: PROJECT_ROOT,
+        env: env({}),
+      },
+    );
+    const key = stdout.trim();
+    expect(key).toMatch(/^PRIVATE\+KEY\+audit\.example\.com\/log\+[0-9a-f]{8}\+/);
+    const verifier = /verifier key: (\S+)/.exec(stderr)?.[1] as string;
+    const oracle = startOracle();
+    try {
+      const signed = await oracle.ask({ op: "sign", note: "a note\n", keys: [key] });
+      expect(signed.ok).toBe(true);
+      const opened = await oracle.ask({ op: "note", note: signed.text, keys: [verifier] });
+      expect(opened).toMatchObject({ ok: true, text: "a note\n" });
+    } finally {
+      oracle.close();
+    }
   });
 });

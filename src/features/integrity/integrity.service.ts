@@ -24,6 +24,7 @@ import {
   inclusionProof,
   storedHashCount,
   storedHashIndex,
+  verifyInclusion,
 } from "./tlog.ts";
 
 /** How long a client waits for an event to be sealed and covered by a checkpoint. */
@@ -81,13 +82,20 @@ export async function inclusion(client: Client, tenant: Tenant, eventId: string,
     throw new NotYet(`event ${eventId} is sealed but no checkpoint covers it yet`, RETRY_SECONDS);
   }
   const { read } = await reader(client, tenant);
-  const [leaf] = await read([storedHashIndex(0, leafIndex)]);
+  const [leaf] = (await read([storedHashIndex(0, leafIndex)])) as [Buffer];
+  const proof = await inclusionProof(leafIndex, cp.size, read);
+  // Never hand out a proof that does not hold against the signed root: stored hashes that were
+  // altered (or overwritten) are reported, not passed on.
+  if (!verifyInclusion(leaf, leafIndex, cp.size, proof, Buffer.from(cp.root, "base64")))
+    throw new Internal(
+      `this tenant's integrity log is damaged: leaf ${leafIndex} does not prove against checkpoint ${cp.size}`,
+    );
   return {
     event_id: eventId,
     leaf_index: leafIndex,
     tree_size: cp.size,
-    leaf_hash: b64(leaf as Buffer),
-    proof: (await inclusionProof(leafIndex, cp.size, read)).map(b64),
+    leaf_hash: b64(leaf),
+    proof: proof.map(b64),
     checkpoint: cp,
   };
 }
