@@ -259,8 +259,7 @@ describe("integrity", () => {
       `/v1/audit/integrity/proofs/consistency?from_size=1&to_size=${mine.size + 1}`,
       other,
     );
-    expect(tooFar.status).toBe(400);
-    expect(tooFar.body.errors[0].field).toBe("to_size");
+    expect(tooFar.status).toBe(404);
     // A size the other tenant's log had is no checkpoint of this one.
     const theirs = await goCheckpoint(tenant);
     expect((await get(`/v1/audit/integrity/checkpoint?size=${theirs.size}`, other)).status).toBe(404);
@@ -276,6 +275,8 @@ describe("integrity", () => {
       ["proofs/consistency?from_size=x&to_size=2", "from_size"],
       ["proofs/consistency?from_size=5&to_size=2", "from_size"],
       ["checkpoint?sise=3", "sise"],
+      ["checkpoint?size=9007199254740992", "size"],
+      ["proofs/inclusion?event_id=a-0&size=17518113005605490", "size"],
     ]) {
       const res = await get(`/v1/audit/integrity/${query}`);
       expect(res.status, query).toBe(400);

@@ -84,7 +84,7 @@ const size = (min: number) =>
       `must be a whole number ≥ ${min}`,
     )
     .transform(Number)
-    .openapi({ type: "integer", minimum: min });
+    .openapi({ type: "integer", minimum: min, maximum: MAX_SIZE });
 
 const checkpointOut = (c: { size: number; root: string; timestamp: string; note: string }) => ({
   size: c.size,
@@ -179,12 +179,15 @@ export function registerIntegrity(app: OpenAPIHono<AppEnv>, deps: IntegrityDeps)
     operationId: "getConsistencyProof",
     tags: ["integrity"],
     summary: "Proof that the tenant's log of one size is a prefix of it at a larger size",
+    description:
+      "`from_size` must not be past `to_size` (400); a `to_size` the log has not reached is a 404.",
     request: { query: z.strictObject({ from_size: size(1), to_size: size(1) }) },
     responses: {
       200: {
         description: "Consistency proof",
         content: { "application/json": { schema: ConsistencySchema } },
       },
+      404: problemResponse("The log has no tree of `to_size` (yet)"),
     },
   });
   app.openapi(proveConsistency, async (c) => {

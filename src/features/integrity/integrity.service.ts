@@ -102,7 +102,8 @@ export async function inclusion(client: Client, tenant: Tenant, eventId: string,
 
 export async function consistency(client: Client, tenant: Tenant, from: number, to: number) {
   const { size, read } = await reader(client, tenant);
-  if (to > size) throw invalidField("to_size", `is past the log's size (${size})`);
   if (from > to) throw invalidField("from_size", "is past to_size");
+  // A size the log has not reached is a tree that does not exist (yet).
+  if (to > size) throw new NotFound(`this tenant's log holds ${size} events: it has no tree of ${to}`);
   return { from_size: from, to_size: to, proof: (await consistencyProof(from, to, read)).map(b64) };
 }
