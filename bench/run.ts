@@ -180,6 +180,11 @@ async function removeWritten() {
 /** The stream's and the naive index's size on disk (both merged to at most 5 segments). */
 async function storage(): Promise<PartResult> {
   const size = async (index: string) => {
+    // Settled first: a merge (or the deletes of an earlier run's parts) leaves old segment files on
+    // disk until a refresh and a flush release them.
+    await client.indices.forcemerge({ index, max_num_segments: 5 });
+    await client.indices.refresh({ index });
+    await client.indices.flush({ index });
     const st = await client.indices.stats({ index, metric: "store" });
     return (st.body._all.primaries.store?.size_in_bytes ?? 0) / 1e6;
   };
