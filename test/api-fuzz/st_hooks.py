@@ -3,7 +3,8 @@
 Drops only failures that come from what JSON Schema cannot say, never a 5xx or a wrong shape:
 - ST202 (a schema-valid request refused) when every field the 400 names is a server-issued token
   (a page `cursor`, a stream position) or a rule across fields or beyond a pattern: from < to,
-  calendar dates, 1970-2261, interval and baseline against the window, EXPORT_ENDPOINT_ALLOWLIST.
+  calendar dates, 1970-2261, interval and baseline against the window, from_size <= to_size,
+  EXPORT_ENDPOINT_ALLOWLIST.
 - ST201 (a schema-violating request accepted) on POST /v1/audit/events answered 200 with the bad
   events in `rejected`: per-event refusal inside a 200 is the documented contract.
 """
@@ -28,6 +29,7 @@ BEYOND_A_SCHEMA = [
     ("baseline", "must be at least as long as the window"),
     ("baseline", "holds "),
     ("baseline", "reaches before 1970"),
+    ("from_size", "is past to_size"),
     ("destination.endpoint", "origin "),
     ("destination.container_url", "origin "),
     ("destination.account", "origin "),

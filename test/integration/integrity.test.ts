@@ -270,6 +270,7 @@ describe("integrity", () => {
       ["checkpoint?size=0", "size"],
       ["checkpoint?size=abc", "size"],
       ["proofs/inclusion", "event_id"],
+      ["proofs/inclusion?event_id=%20", "event_id"],
       ["proofs/inclusion?event_id=a-0&size=-1", "size"],
       ["proofs/consistency?from_size=1", "to_size"],
       ["proofs/consistency?from_size=x&to_size=2", "from_size"],

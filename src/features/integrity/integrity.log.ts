@@ -20,7 +20,7 @@ import {
   treeHash,
 } from "./tlog.ts";
 
-export const EMPTY_STATE: LogState = {
+const EMPTY_STATE: LogState = {
   size: 0,
   root: EMPTY_ROOT.toString("base64"),
   edge: [],

@@ -7,7 +7,7 @@
  */
 import { type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Client } from "@opensearch-project/opensearch";
-import { text } from "../../filters/filters.ts";
+import { NOT_BLANK, text } from "../../filters/filters.ts";
 import type { Gate } from "../../http/admission.ts";
 import type { AppEnv } from "../../http/env.ts";
 import { problemResponse } from "../../http/openapi.ts";
@@ -155,7 +155,7 @@ export function registerIntegrity(app: OpenAPIHono<AppEnv>, deps: IntegrityDeps)
       "Against the newest checkpoint, or the one signed at `size`. 409 with `Retry-After` while the event is not sealed or no checkpoint covers it yet.",
     request: {
       query: z.strictObject({
-        event_id: text().openapi({ type: "string" }),
+        event_id: text().openapi({ ...NOT_BLANK, description: "The event's `id`, as /logs returns it." }),
         size: size(1).optional(),
       }),
     },

@@ -28,7 +28,7 @@ import {
   refresh,
   storeProgress,
 } from "../../opensearch/progress.ts";
-import { append, getOrNull, readChunks, readStates, stateDocument, type Version } from "./integrity.log.ts";
+import { append, readChunks, readStates, stateDocument, type Version } from "./integrity.log.ts";
 import {
   checkpointId,
   isBefore,
@@ -40,7 +40,7 @@ import {
 import { checkpointText, type Signer, signNote } from "./note.ts";
 
 export const SEALER_LEASE_ID = "sealer-lease";
-export const SEALER_WATERMARK_ID = "sealer-watermark";
+const SEALER_WATERMARK_ID = "sealer-watermark";
 
 export interface SealerDeps {
   client: Client;
@@ -319,10 +319,4 @@ function advance(mark: Position | null, index: BackingIndex, shard: number, next
   const seq = mark && mark.gen === index.gen ? [...mark.seq] : index.shards.map(() => 0);
   seq[shard] = next;
   return { gen: index.gen, seq };
-}
-
-/** The committed watermark, for tests and status. */
-export async function sealerWatermark(client: Client): Promise<Position | null> {
-  const doc = await getOrNull(client, SEALER_WATERMARK_ID);
-  return ((doc?.data as { mark?: Position } | undefined)?.mark ?? null) as Position | null;
 }
