@@ -6,7 +6,7 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import type { Client } from "@opensearch-project/opensearch";
 import { requestId } from "hono/request-id";
-import type { Config } from "./config.ts";
+import { type Config, DEFAULT_ORIGIN } from "./config.ts";
 import { registerExports } from "./features/exports/exports.route.ts";
 import { registerIngest } from "./features/ingest/ingest.route.ts";
 import { registerIntegrity } from "./features/integrity/integrity.route.ts";
@@ -58,8 +58,11 @@ export interface AppDeps {
   hub: StreamHub;
   /** Shared with the export worker, which counts its jobs here (a fresh registry when omitted). */
   metrics?: Metrics;
-  /** The checkpoint keys the integrity API publishes (none when omitted: nothing is sealed). */
-  integrityKeys?: { active: Verifier | null; retired: Verifier[] };
+  /**
+   * The checkpoint keys the integrity API publishes (none when omitted: nothing is sealed), and the
+   * origin its logs are named by (default scaivault.local/audit).
+   */
+  integrity?: { active: Verifier | null; retired: Verifier[]; origin?: string };
   /** The clock (tests pass their own). */
   now?: () => Date;
   version?: string;
@@ -114,7 +117,10 @@ export function createApp(deps: AppDeps) {
   registerIntegrity(app, {
     client: deps.client,
     gate,
-    keys: deps.integrityKeys ?? { active: null, retired: [] },
+    keys: { active: deps.integrity?.active ?? null, retired: deps.integrity?.retired ?? [] },
+    origin: deps.integrity?.origin ?? DEFAULT_ORIGIN,
+    log: deps.log,
+    now,
   });
 
   mountOpenApi(app, deps.version ?? "0.1.0");

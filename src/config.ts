@@ -14,6 +14,9 @@ import { type BudgetSettings, DEFAULT_BUDGETS } from "./http/budgets.ts";
 import { type ConnectionSettings, DEFAULT_CONNECTIONS } from "./http/server.ts";
 import { DEFAULT_HEALTH, type HealthSettings } from "./opensearch/health.ts";
 
+/** What names the tenants' logs in checkpoints when AUDIT_LOG_ORIGIN is not set. */
+export const DEFAULT_ORIGIN = "scaivault.local/audit";
+
 const bool = z
   .enum(["true", "false", "1", "0"], { message: "must be true or false" })
   .transform((v) => v === "true" || v === "1");
@@ -111,7 +114,7 @@ const schema = z
         /^[\x21-\x7e]+$/,
         "must be printable ASCII without spaces (it names the log in every checkpoint)",
       )
-      .default("scaivault.local/audit"),
+      .default(DEFAULT_ORIGIN),
     INTEGRITY_SEALER: bool.default(true),
     INTEGRITY_SEAL_INTERVAL_MS: z.coerce.number().int().min(100).default(1000),
     INTEGRITY_CHECKPOINT_INTERVAL_MS: z.coerce.number().int().min(1000).default(10_000),

@@ -12,6 +12,7 @@ import { createApp } from "./app.ts";
 import { loadConfigOrExit } from "./config.ts";
 import { type ExportThread, startExportThread } from "./features/exports/exports.thread.ts";
 import { loadIntegrityKeys } from "./features/integrity/integrity.keys.ts";
+import { writeReceipt } from "./features/integrity/integrity.receipts.ts";
 import { SealerJob } from "./features/integrity/sealer.job.ts";
 import { lifecycleWithoutIsm } from "./features/retention/retention.lifecycle.ts";
 import { Purger } from "./features/retention/retention.purge.ts";
@@ -47,6 +48,10 @@ export async function runService(env: NodeJS.ProcessEnv, hooks: ServiceHooks = {
   health.start();
   const shutdown = new AbortController();
   const metrics = createMetrics();
+  const keys = loadIntegrityKeys(config.integrity);
+  if (!keys.signer)
+    log.warn("INTEGRITY_SIGNING_KEY_FILE is not set: events are not sealed into the tamper-evident log");
+  const signer = keys.signer;
   const purger = config.retention.purge
     ? new Purger({
         client,
@@ -56,14 +61,12 @@ export async function runService(env: NodeJS.ProcessEnv, hooks: ServiceHooks = {
         purged: metrics.purged,
         failures: metrics.purgeFailures,
         lifecycle: lifecycleWithoutIsm(readiness, config.lifecycle),
+        ...(signer ? { beforeDelete: (p) => writeReceipt(client, signer, config.integrity.origin, p) } : {}),
       })
     : undefined;
   const rollup = config.rollup.enabled
     ? new RollupJob({ client, log, intervalMs: config.rollup.intervalMs })
     : undefined;
-  const keys = loadIntegrityKeys(config.integrity);
-  if (!keys.signer)
-    log.warn("INTEGRITY_SIGNING_KEY_FILE is not set: events are not sealed into the tamper-evident log");
   const sealer =
     keys.signer && config.integrity.sealer
       ? new SealerJob({
@@ -105,7 +108,7 @@ export async function runService(env: NodeJS.ProcessEnv, hooks: ServiceHooks = {
     version,
     metrics,
     verify: createVerifier(config.auth),
-    integrityKeys: { active: keys.signer, retired: keys.retired },
+    integrity: { active: keys.signer, retired: keys.retired, origin: config.integrity.origin },
   });
   const server = startServer(
     app.fetch,

@@ -8,6 +8,7 @@
 import { createHash } from "node:crypto";
 import canonicalize from "canonicalize";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { writeReceipt } from "../../src/features/integrity/integrity.receipts.ts";
 import {
   generateSignerKey,
   parseSignerKey,
@@ -15,16 +16,19 @@ import {
   verifierKey,
 } from "../../src/features/integrity/note.ts";
 import { SEALER_LEASE_ID, SealerJob, type SealerStep } from "../../src/features/integrity/sealer.job.ts";
+import { Purger } from "../../src/features/retention/retention.purge.ts";
 import { createLogger } from "../../src/logger.ts";
 import { loadAssets } from "../../src/opensearch/bootstrap.ts";
-import { AUDIT_STREAM, TENANTS_INDEX } from "../../src/opensearch/names.ts";
+import { AUDIT_STREAM, INTEGRITY_INDEX, TENANTS_INDEX } from "../../src/opensearch/names.ts";
 import { ingestAs, json, testApp, tokenFor } from "../support/app.ts";
 import { event, newTenant } from "../support/events.ts";
 import { b64, type Oracle, startOracle } from "../support/tlog-oracle.ts";
 
 const signer = parseSignerKey(generateSignerKey("scaivault.test/audit"));
 const ORIGIN = "scaivault.test/audit";
-const harness = testApp(inject("opensearchUrl"), { integrityKeys: { active: signer, retired: [] } });
+const harness = testApp(inject("opensearchUrl"), {
+  integrity: { active: signer, retired: [], origin: "scaivault.test/audit" },
+});
 const { app, client, readiness } = harness;
 const log = createLogger("silent");
 const tenant = newTenant("integrity");
@@ -140,6 +144,28 @@ async function expectConsistent(
     proof: res.body.proof,
   });
   expect(check.ok, check.error).toBe(true);
+}
+
+/** Starts a verification run and waits for its report. */
+async function verification(body: Record<string, unknown>, t: string) {
+  const started = await app.request("/v1/audit/integrity/verifications", {
+    method: "POST",
+    headers: { Authorization: `Bearer ${tokens[t]}`, "Content-Type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  expect(started.status).toBe(202);
+  const { verification_id: id } = await json(started);
+  expect(started.headers.get("location")).toBe(`/v1/audit/integrity/verifications/${id}`);
+  for (let i = 0; i < 300; i++) {
+    const run = await get(`/v1/audit/integrity/verifications/${id}`, t);
+    expect(run.status).toBe(200);
+    if (run.body.status !== "running") {
+      expect(run.body.status).toBe("completed");
+      return run.body;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error("the verification never finished");
 }
 
 /** As if the lease's previous holder (a crashed sealer) had run out of time. */
@@ -331,6 +357,182 @@ describe("integrity", () => {
   });
 });
 
+describe("verification runs", () => {
+  const t = newTenant("integrity-verify");
+  const DAY = 86_400_000;
+  const ago = (days: number) => new Date(Date.now() - days * DAY).toISOString().replace("Z", "000Z");
+  const AGES = [1, 2, 3, 40, 41, 400];
+  const clean = {
+    modified: [],
+    modified_count: 0,
+    missing: [],
+    missing_count: 0,
+    unexpected: [],
+    unexpected_count: 0,
+  };
+
+  beforeAll(async () => {
+    tokens[t] = await tokenFor(t, "audit:read");
+    await ingestAs(
+      harness,
+      t,
+      AGES.map((d) => event({ id: `v-${d}`, timestamp: ago(d), path: `prod/v/${d}` })),
+    );
+    await leaseRunsOut();
+    await sealAll();
+  });
+
+  const deleteEvent = (id: string) =>
+    client.deleteByQuery({
+      index: AUDIT_STREAM,
+      refresh: true,
+      body: {
+        query: { bool: { filter: [{ term: { "scaivault.tenant": t } }, { term: { "event.id": id } }] } },
+      } as never,
+    });
+
+  it("an untouched log verifies whole, by leaf range and by time window", async () => {
+    const whole = await verification({}, t);
+    expect(whole).toMatchObject({
+      log: "verified",
+      verified: AGES.length,
+      purged: 0,
+      unsealed: 0,
+      leaves: { from: 0, to: AGES.length },
+      checkpoint: { size: AGES.length },
+      ...clean,
+    });
+    const cp = await goCheckpoint(t);
+    expect(whole.checkpoint.root_hash).toBe(cp.root_hash);
+    expect(await verification({ from_leaf: 2, to_leaf: 4 }, t)).toMatchObject({
+      verified: 2,
+      leaves: { from: 2, to: 4 },
+    });
+    // Past the log: clamped to it, nothing to verify there.
+    expect(await verification({ from_leaf: 50 }, t)).toMatchObject({
+      verified: 0,
+      leaves: { from: 6, to: 6 },
+    });
+    // The window [now-10d, now): the three newest events.
+    expect(await verification({ from: "now-10d" }, t)).toMatchObject({ verified: 3, unsealed: 0, ...clean });
+    expect(await verification({ from: "now-45d", to: "now-20d" }, t)).toMatchObject({ verified: 2 });
+  });
+
+  it("an event not sealed yet counts as unsealed in its window, then verified once sealed", async () => {
+    await ingestAs(harness, t, [event({ id: "v-late", timestamp: ago(0.5) })]);
+    expect(await verification({ from: "now-1d" }, t)).toMatchObject({ verified: 0, unsealed: 1, ...clean });
+    await sealAll();
+    expect(await verification({ from: "now-1d" }, t)).toMatchObject({ verified: 1, unsealed: 0, ...clean });
+  });
+
+  it("an event deleted around the API is missing, named by its leaf; one purged by retention with a signed receipt is purged", async () => {
+    const leafOf = async (id: string) =>
+      (await get(`/v1/audit/integrity/proofs/inclusion?event_id=${id}`, t)).body.leaf_index as number;
+    const gone = await leafOf("v-2");
+    await deleteEvent("v-2");
+    // Retention of 30 days, purged by the purge job, which has a receipt signed first.
+    const admin = await tokenFor(t, "audit:admin");
+    const put = await app.request("/v1/audit/retention", {
+      method: "PUT",
+      headers: { Authorization: `Bearer ${admin}`, "Content-Type": "application/json" },
+      body: JSON.stringify({ retention_days: 30 }),
+    });
+    expect(put.status).toBe(200);
+    await client.delete({ index: TENANTS_INDEX, id: "purge-lease", refresh: true }).catch(() => {});
+    const purge = await new Purger({
+      client,
+      log,
+      intervalMs: 60_000,
+      requestsPerSecond: -1,
+      beforeDelete: (p) => writeReceipt(client, signer, ORIGIN, p),
+    }).runOnce();
+    expect(purge.tenants.find((x) => x.tenant === t)).toMatchObject({ deleted: 3, succeeded: true });
+    const report = await verification({}, t);
+    expect(report).toMatchObject({
+      log: "verified",
+      verified: AGES.length + 1 - 1 - 3,
+      purged: 3,
+      missing: [gone],
+      missing_count: 1,
+      modified_count: 0,
+      receipts: { valid: 1, invalid: 0 },
+    });
+    // The receipt is a signed note Go opens with the published key.
+    const receipts = await client.search({
+      index: INTEGRITY_INDEX,
+      body: {
+        query: { bool: { filter: [{ term: { kind: "receipt" } }, { term: { "scaivault.tenant": t } }] } },
+      },
+    });
+    const [hit] = receipts.body.hits.hits as unknown as {
+      _source: { data: { note: string; cutoff: string } };
+    }[];
+    const receipt = (hit as { _source: { data: { note: string; cutoff: string } } })._source.data;
+    const opened = await oracle.ask({ op: "note", note: receipt.note, keys: [verifier] });
+    expect(opened.ok, opened.error).toBe(true);
+    expect(opened.text).toContain(`cutoff ${receipt.cutoff}\n`);
+  });
+
+  it("a purge receipt altered in the cluster is ignored: what it would excuse is missing again", async () => {
+    const res = await client.search({
+      index: INTEGRITY_INDEX,
+      body: {
+        query: { bool: { filter: [{ term: { kind: "receipt" } }, { term: { "scaivault.tenant": t } }] } },
+      },
+    });
+    const hit = res.body.hits.hits[0] as unknown as { _id: string; _source: { data: { note: string } } };
+    // Move the cut-off later in the signed text: the signature no longer holds.
+    const note = hit._source.data.note.replace(/cutoff (\d{4})/, (_, y) => `cutoff ${Number(y) + 1}`);
+    await client.index({
+      index: INTEGRITY_INDEX,
+      id: hit._id,
+      refresh: true,
+      body: { ...hit._source, data: { ...hit._source.data, note } } as never,
+    });
+    expect(await verification({}, t)).toMatchObject({
+      purged: 0,
+      missing_count: 4,
+      receipts: { valid: 0, invalid: 1, purged_before: null },
+    });
+  });
+
+  it("names the field of every bad request; a run is the tenant's own", async () => {
+    const post = (body: unknown) =>
+      app.request("/v1/audit/integrity/verifications", {
+        method: "POST",
+        headers: { Authorization: `Bearer ${tokens[t]}`, "Content-Type": "application/json" },
+        body: JSON.stringify(body),
+      });
+    const cases: [unknown, string][] = [
+      [{ from: "now-1d", from_leaf: 0 }, "from_leaf"],
+      [{ to: "now", to_leaf: 3 }, "to_leaf"],
+      [{ from_leaf: 5, to_leaf: 2 }, "from_leaf"],
+      [{ from: "now", to: "now-1d" }, "from"],
+      [{ from: "yesterday" }, "from"],
+      [{ from_leaf: -1 }, "from_leaf"],
+      [{ to_leaf: 1.5 }, "to_leaf"],
+      [{ to_leaf: "3" }, "to_leaf"],
+      [{ leaves: 3 }, "leaves"],
+    ];
+    for (const [body, field] of cases) {
+      const res = await post(body);
+      expect(res.status, JSON.stringify(body)).toBe(400);
+      expect((await json(res)).errors.map((e: { field: string }) => e.field)).toContain(field);
+    }
+    const text = await app.request("/v1/audit/integrity/verifications", {
+      method: "POST",
+      headers: { Authorization: `Bearer ${tokens[t]}`, "Content-Type": "text/plain" },
+      body: "verify",
+    });
+    expect(text.status).toBe(415);
+    const started = await json(await post({}));
+    expect((await get(`/v1/audit/integrity/verifications/${started.verification_id}`, other)).status).toBe(
+      404,
+    );
+    expect((await get("/v1/audit/integrity/verifications/ver_nope", t)).status).toBe(404);
+  });
+});
+
 describe("tampering directly in OpenSearch, bypassing the API", () => {
   const victim = newTenant("integrity-tamper");
   let signed: { size: number; root_hash: string; note: string };
@@ -379,6 +581,18 @@ describe("tampering directly in OpenSearch, bypassing the API", () => {
     expect(after.check.ok).toBe(false);
     // The other events still prove: the change is pinned to the one event.
     expect((await goChecks("t-4")).check.ok).toBe(true);
+    // A verification names it; the sealer, seeing the changed document stored again, refuses it.
+    await leaseRunsOut();
+    await sealAll();
+    expect((await goCheckpoint(victim)).size).toBe(signed.size);
+    expect(await verification({}, victim)).toMatchObject({
+      log: "verified",
+      verified: signed.size - 1,
+      modified: ["t-3"],
+      modified_count: 1,
+      missing_count: 0,
+    });
+    expect(await verification({ from_leaf: 4 }, victim)).toMatchObject({ modified_count: 0 });
   });
 
   it("a stored hash of the tree changed fails the proofs that use it against the signed root", async () => {
@@ -418,6 +632,11 @@ describe("tampering directly in OpenSearch, bypassing the API", () => {
     expect(check.ok).toBe(false);
     // Proofs that do not pass through the changed hash still hold.
     expect((await goChecks("t-17")).check.ok).toBe(true);
+    // A verification does not trust the stored hashes: they no longer hash up to the signed root.
+    expect(await verification({}, victim)).toMatchObject({
+      log: "damaged",
+      damage: expect.stringContaining("do not hash up to the signed root"),
+    });
   });
 
   it("a checkpoint replaced by one signed with another key does not open with the published key", async () => {
@@ -437,5 +656,10 @@ describe("tampering directly in OpenSearch, bypassing the API", () => {
     expect(served.body.note).toBe(forged);
     const opened = await oracle.ask({ op: "note", note: forged, keys: [verifier] });
     expect(opened.ok).toBe(false);
+    expect(await verification({}, victim)).toMatchObject({
+      log: "damaged",
+      damage: expect.stringContaining("does not verify"),
+      checkpoint: null,
+    });
   });
 });

@@ -53,7 +53,7 @@ export function testApp(
     /** The breaker's probe settings; its background probe runs only when given. */
     health?: HealthSettings;
     /** The checkpoint keys the integrity API publishes. */
-    integrityKeys?: { active: Verifier | null; retired: Verifier[] };
+    integrity?: { active: Verifier | null; retired: Verifier[]; origin?: string };
   } = {},
 ) {
   const { log, lines } = capturedLogger();
@@ -83,7 +83,7 @@ export function testApp(
     log,
     readiness,
     health,
-    ...(opts.integrityKeys ? { integrityKeys: opts.integrityKeys } : {}),
+    ...(opts.integrity ? { integrity: opts.integrity } : {}),
     verify: createVerifier({
       jwtSecret: TEST_SECRET,
       ...(opts.tokenMaxLifetimeSec ? { maxLifetimeSec: opts.tokenMaxLifetimeSec } : {}),

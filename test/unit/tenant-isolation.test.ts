@@ -63,6 +63,13 @@ const TENANT_DOCUMENTS: Record<string, Samples> = {
   "exports/jobsList": (t) => [t.id, { limit: 10, status: "running" }],
   "integrity/leafSearch": (t) => [t, "evt-1"],
   "integrity/latestCheckpointSearch": (t) => [t],
+  // Verifications check every stored event against its leaf, also one past the cut-off the purge
+  // has not reached yet: the tenant filter without the cut-off.
+  "integrity/eventsWithIds": (t) => [t, ["evt-1"]],
+  "integrity/eventsInWindow": (t) => [t, { from: CUTOFF, to: "2026-01-01T00:00:00Z" }, 100],
+  "integrity/tenantLeavesWithIds": (t) => [t, ["evt-1"]],
+  "integrity/refusedSearch": (t) => [t, 10, ["evt-1"]],
+  "integrity/receiptsSearch": (t) => [t, 10],
 };
 
 /** Exports that are not a tenant's read, and why. */
@@ -73,6 +80,11 @@ const NOT_TENANT_READS: Record<string, string> = {
   "integrity/hashesId": "a document id built from the verified tenant",
   "integrity/leavesId": "a document id built from the verified tenant",
   "integrity/checkpointId": "a document id built from the verified tenant",
+  "integrity/receiptId": "a document id built from the verified tenant",
+  "integrity/verificationId": "a document id built from the verified tenant",
+  "integrity/refusedId": "a document id built from the tenant of the event the sealer refused",
+  "integrity/leavesWithIds":
+    "the sealer: whether a page's event ids are leaves already, each matched to its own tenant's log",
   "integrity/storeOrderSearch":
     "the sealer: every tenant's events in store order, each appended to its own tenant's log",
   "integrity/pendingSearch": "the sealer: which tenants' logs grew past their newest checkpoint",

@@ -16,7 +16,9 @@ import {
   leafHash,
   nodeHash,
   storedHashCount,
+  storedHashIndex,
   treeHash,
+  treeHashWith,
   verifyConsistency,
   verifyInclusion,
 } from "../../src/features/integrity/tlog.ts";
@@ -75,6 +77,41 @@ describe("stored hashes and tree hashes", () => {
     const { read } = await build(70);
     for (let m = 0; m <= 70; m++) expect((await treeHash(m, read)).equals(mth(leaves(m)))).toBe(true);
     expect((await treeHash(0, read)).equals(EMPTY_ROOT)).toBe(true);
+  });
+});
+
+describe("a tree's root with a range of leaves hashed from their leaf hashes", () => {
+  it("equals RFC 9162's root for every range of every tree up to 40 leaves, and reads nothing inside the range", async () => {
+    for (let n = 1; n <= 40; n++) {
+      const { stored, read } = await build(n);
+      const root = mth(leaves(n));
+      for (let a = 0; a < n; a++)
+        for (let b = a + 1; b <= n; b++) {
+          const inRange = leaves(n).slice(a, b).map(leafHash);
+          // A reader that fails on any stored leaf hash inside the range: those come from `leaves`.
+          const outside: HashReader = async (xs) => {
+            for (const x of xs)
+              for (let i = a; i < b; i++)
+                if (x === storedHashIndex(0, i)) throw new Error(`read leaf ${i} inside the range`);
+            return read(xs);
+          };
+          expect((await treeHashWith(n, a, inRange, outside)).equals(root)).toBe(true);
+        }
+      // A leaf hash changed inside the range changes the root; one outside it too (read from storage).
+      const changed = leaves(n).map(leafHash);
+      changed[n - 1] = flip(changed[n - 1] as Hash);
+      expect((await treeHashWith(n, 0, changed, read)).equals(root)).toBe(false);
+      if (n > 1) {
+        // Every stored hash changed: the ones read for the leaves outside the range spoil the root.
+        const tampered = stored.map(flip);
+        const readTampered: HashReader = async (xs) => xs.map((x) => tampered[x] as Hash);
+        const withLast = [leafHash(data(n - 1))];
+        expect((await treeHashWith(n, n - 1, withLast, readTampered)).equals(root)).toBe(false);
+      }
+    }
+    await expect(treeHashWith(3, 2, [leafHash(data(0)), leafHash(data(1))], async () => [])).rejects.toThrow(
+      RangeError,
+    );
   });
 });
 

@@ -114,8 +114,8 @@ export interface Append {
 export async function append(
   tenant: string,
   state: LogState,
-  leaves: { id: string; data: Buffer }[],
-  partial: { hashes: Buffer; ids: string[] },
+  leaves: { id: string; time: string; data: Buffer }[],
+  partial: { hashes: Buffer; ids: string[]; times: string[] },
 ): Promise<Append> {
   const known = new Map<number, Hash>(state.edge.map(([i, h]) => [i, Buffer.from(h, "base64")]));
   const read: HashReader = async (xs) =>
@@ -149,12 +149,22 @@ export async function append(
     });
   }
   const leafStart = Math.floor(state.size / CHUNK) * CHUNK;
-  const ids = [...partial.ids.slice(0, state.size - leafStart), ...leaves.map((l) => l.id)];
+  const kept = state.size - leafStart;
+  const ids = [...partial.ids.slice(0, kept), ...leaves.map((l) => l.id)];
+  const times = [...partial.times.slice(0, kept), ...leaves.map((l) => l.time)];
   for (let at = 0; at < ids.length; at += CHUNK) {
     const chunk = leafStart / CHUNK + at / CHUNK;
     chunks.push({
       id: leavesId(tenant, chunk),
-      doc: { kind: "leaves", scaivault: { tenant }, chunk, ids: ids.slice(at, at + CHUNK) },
+      doc: {
+        kind: "leaves",
+        scaivault: { tenant },
+        chunk,
+        ids: ids.slice(at, at + CHUNK),
+        // Each leaf's event time: a verification over a time window finds its leaves, and one whose
+        // event is gone is told apart as purged by retention (its time before a purge receipt's cut-off).
+        data: { times: times.slice(at, at + CHUNK) },
+      },
     });
   }
   return {
@@ -179,7 +189,7 @@ export async function readChunks(
   tenant: string,
   size: number,
   count: number,
-): Promise<{ partial: { hashes: Buffer; ids: string[] }; versions: Map<string, Version> }> {
+): Promise<{ partial: { hashes: Buffer; ids: string[]; times: string[] }; versions: Map<string, Version> }> {
   const span = (lo: number, hi: number, id: (c: number) => string) => {
     const out: string[] = [];
     for (let c = Math.floor(lo / CHUNK); c <= Math.floor((hi - 1) / CHUNK); c++) out.push(id(c));
@@ -188,7 +198,9 @@ export async function readChunks(
   const hashIds = span(storedHashCount(size), storedHashCount(size + count), (c) => hashesId(tenant, c));
   const leafIds = span(size, size + count, (c) => leavesId(tenant, c));
   const found = await mgetDocs(client, [...hashIds, ...leafIds]);
-  const ids = found.get(leafIds[0] as string)?._source?.ids;
+  const leaves = found.get(leafIds[0] as string)?._source;
+  const ids = leaves?.ids;
+  const times = (leaves?.data as { times?: unknown } | undefined)?.times;
   const versions = new Map<string, Version>(
     [...hashIds, ...leafIds].map((id) => {
       const d = found.get(id);
@@ -199,6 +211,7 @@ export async function readChunks(
     partial: {
       hashes: hashesOf(found.get(hashIds[0] as string)?._source),
       ids: Array.isArray(ids) ? ids.map(String) : [],
+      times: Array.isArray(times) ? times.map(String) : [],
     },
     versions,
   };

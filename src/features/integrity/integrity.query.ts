@@ -6,7 +6,11 @@
  *   the store position up to which its events are in the tree;
  * - `hashes:<tenant>:<chunk>`: stored hashes CHUNK·chunk … CHUNK·chunk+255, concatenated;
  * - `leaves:<tenant>:<chunk>`: the event ids of leaves CHUNK·chunk …, in leaf order;
- * - `checkpoint:<tenant>:<size>`: a signed checkpoint.
+ * - `checkpoint:<tenant>:<size>`: a signed checkpoint;
+ * - `receipt:<tenant>:<cut-off>`: a signed purge receipt (retention deleted events before the cut-off);
+ * - `verification:<tenant>:<id>`: a verification run and its report;
+ * - `refused:<tenant>:<store position>`: an event the sealer did not append (its id is a leaf
+ *   already: a stored event re-indexed or copied around the API), for verifications to name.
  * Readers never read past the state's size: what a crashed sealer wrote beyond it is overwritten.
  */
 import type { Position } from "../../opensearch/progress.ts";
@@ -19,6 +23,10 @@ export const stateId = (tenant: string) => `state:${tenant}`;
 export const hashesId = (tenant: string, chunk: number) => `hashes:${tenant}:${chunk}`;
 export const leavesId = (tenant: string, chunk: number) => `leaves:${tenant}:${chunk}`;
 export const checkpointId = (tenant: string, size: number) => `checkpoint:${tenant}:${size}`;
+export const receiptId = (tenant: string, cutoff: string) => `receipt:${tenant}:${cutoff}`;
+export const verificationId = (tenant: string, id: string) => `verification:${tenant}:${id}`;
+export const refusedId = (tenant: string, p: { gen: number; shard: number; seq: number }) =>
+  `refused:${tenant}:${p.gen}:${p.shard}:${p.seq}`;
 
 /** What `state:<tenant>` holds under `data`. */
 export interface LogState {
@@ -62,6 +70,16 @@ export function leafSearch(tenant: Tenant, eventId: string): Clause {
   };
 }
 
+/** The leaves chunks (any tenant's) holding any of these event ids: whether they are leaves already. */
+export function leavesWithIds(ids: string[]): Clause {
+  return {
+    query: { bool: { filter: [{ term: { kind: "leaves" } }, { terms: { ids } }] } },
+    // A chunk matches once however many of the ids it holds: never more chunks than ids.
+    size: ids.length,
+    _source: [TENANT_FIELD, "chunk", "ids"],
+  };
+}
+
 /** Tenants whose log grew past its newest checkpoint, a page at a time (the sealer's). */
 export function pendingSearch(size: number, after?: string): Clause {
   return {
@@ -91,4 +109,73 @@ export function isBefore(p: { gen: number; shard: number; seq: number }, mark: P
 /** Whether the tenant has an event with this id (within its retention). */
 export function eventSearch(tenant: Tenant, eventId: string): Clause {
   return { query: scoped(tenant, [{ term: { "event.id": eventId } }]), size: 1, _source: false };
+}
+
+/**
+ * The tenant's stored events with these ids, every copy. No retention cut-off: a verification
+ * checks every event still stored against its leaf, also one the purge has not reached yet.
+ */
+export function eventsWithIds(tenant: Tenant, ids: string[]): Clause {
+  return {
+    query: scoped({ id: tenant.id, since: null }, [{ terms: { "event.id": ids } }]),
+    size: ids.length * 2,
+    track_total_hits: false,
+  };
+}
+
+/** The tenant's stored events in [from, to), oldest first, a page at a time (no cut-off, as above). */
+export function eventsInWindow(
+  tenant: Tenant,
+  window: { from: string; to: string },
+  size: number,
+  after?: [string, string],
+): Clause {
+  return {
+    query: scoped({ id: tenant.id, since: null }, [
+      {
+        range: {
+          "@timestamp": {
+            gte: window.from,
+            lt: window.to,
+            format: "strict_date_optional_time_nanos",
+          },
+        },
+      },
+    ]),
+    sort: [{ "@timestamp": { order: "asc" } }, { "event.id": { order: "asc" } }],
+    size,
+    track_total_hits: false,
+    ...(after ? { search_after: after } : {}),
+  };
+}
+
+/** Which of these ids are leaves of the tenant's log (a leaves chunk matches once). */
+export function tenantLeavesWithIds(tenant: Tenant, ids: string[]): Clause {
+  return {
+    query: scoped({ id: tenant.id, since: null }, [{ term: { kind: "leaves" } }, { terms: { ids } }]),
+    size: ids.length,
+    _source: ["chunk", "ids"],
+  };
+}
+
+/** The events of the tenant the sealer refused (an id already a leaf), oldest first. */
+export function refusedSearch(tenant: Tenant, size: number, ids?: string[]): Clause {
+  return {
+    query: scoped({ id: tenant.id, since: null }, [
+      { term: { kind: "refused" } },
+      ...(ids ? [{ terms: { ids } }] : []),
+    ]),
+    sort: [{ at: { order: "asc" } }],
+    size,
+    _source: ["ids"],
+  };
+}
+
+/** The tenant's purge receipts (one per cut-off it was purged to). */
+export function receiptsSearch(tenant: Tenant, size: number): Clause {
+  return {
+    query: scoped({ id: tenant.id, since: null }, [{ term: { kind: "receipt" } }]),
+    sort: [{ at: { order: "desc" } }],
+    size,
+  };
 }

@@ -7,13 +7,23 @@
  */
 import { type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Client } from "@opensearch-project/opensearch";
-import { NOT_BLANK, text } from "../../filters/filters.ts";
+import { parseInstant } from "../../events/time.ts";
+import { filterFields, NOT_BLANK, text } from "../../filters/filters.ts";
 import type { Gate } from "../../http/admission.ts";
 import type { AppEnv } from "../../http/env.ts";
 import { problemResponse } from "../../http/openapi.ts";
-import { secured } from "../../http/route.ts";
+import { exactJson, secured } from "../../http/route.ts";
+import type { Logger } from "../../logger.ts";
 import type { Tenant } from "../../tenancy/tenant-scope.ts";
-import { checkpoint, consistency, inclusion } from "./integrity.service.ts";
+import {
+  checkpoint,
+  consistency,
+  getVerification,
+  inclusion,
+  startVerification,
+  type VerificationRun,
+} from "./integrity.service.ts";
+import { FIRST } from "./integrity.verify.ts";
 import { type Verifier, verifierKey } from "./note.ts";
 
 export interface IntegrityDeps {
@@ -21,6 +31,10 @@ export interface IntegrityDeps {
   gate: Gate;
   /** The key checkpoints are signed with now (if any), and retired ones still published for older checkpoints. */
   keys: { active: Verifier | null; retired: Verifier[] };
+  /** `<origin>/<tenant>` names each tenant's log in its checkpoints and purge receipts. */
+  origin: string;
+  log: Logger;
+  now: () => Date;
 }
 
 const CheckpointSchema = z
@@ -75,6 +89,92 @@ const ConsistencySchema = z
     proof: z.array(z.string()).openapi({ description: "Base64 hashes (RFC 9162 consistency proof)." }),
   })
   .openapi("ConsistencyProof");
+
+const leafIndex = (description: string) =>
+  z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).openapi({ description });
+
+/** A verification's request: a leaf range or a time window (neither: the whole log). */
+const verificationRequest = (now: () => Date) => {
+  const window = filterFields(now, "json");
+  return z
+    .strictObject({
+      from: window.from.optional(),
+      to: window.to.optional(),
+      from_leaf: leafIndex("First leaf to verify (default 0).").optional(),
+      to_leaf: leafIndex("Leaf to stop before (default: the newest checkpoint's size).").optional(),
+    })
+    .superRefine((v, ctx) => {
+      const windowed = v.from !== undefined || v.to !== undefined;
+      for (const k of ["from_leaf", "to_leaf"] as const)
+        if (windowed && v[k] !== undefined)
+          ctx.addIssue({ code: "custom", path: [k], message: "cannot be combined with from or to" });
+      if (v.from_leaf !== undefined && v.to_leaf !== undefined && v.from_leaf > v.to_leaf)
+        ctx.addIssue({ code: "custom", path: ["from_leaf"], message: "must not be past to_leaf" });
+      const at = now();
+      const from = v.from ? parseInstant(v.from, at) : null;
+      const to = v.to ? parseInstant(v.to, at) : null;
+      if (from?.ok && to?.ok && from.value >= to.value)
+        ctx.addIssue({ code: "custom", path: ["from"], message: "must be before to" });
+    })
+    .openapi("VerificationRequest", {
+      description:
+        "Leaves [`from_leaf`, `to_leaf`), or the events of [`from`, `to`) (either bound alone: from the beginning, or until now); `{}` verifies the whole log.",
+    });
+};
+
+const VerificationSchema = z
+  .object({
+    verification_id: z.string(),
+    status: z.enum(["running", "completed", "failed"]),
+    created_at: z.string(),
+    updated_at: z.string().openapi({ description: "The run's last progress." }),
+    finished_at: z.string().nullable(),
+    request: z.record(z.string(), z.unknown()).openapi({ description: "The range or window asked for." }),
+    error: z.string().nullable(),
+    checkpoint: z
+      .object({ size: z.number().int(), root_hash: z.string(), timestamp: z.string() })
+      .nullable()
+      .openapi({
+        description: "The signed checkpoint everything was checked against (null: nothing sealed).",
+      }),
+    log: z.enum(["verified", "damaged", "empty"]).openapi({
+      description:
+        "`verified`: the checkpoint's signature holds and the stored hashes of every leaf looked at hash up to its root; `damaged`: one of them does not (`damage` says which), and the counts stop there.",
+    }),
+    damage: z.string().nullable(),
+    leaves: z.object({ from: z.number().int(), to: z.number().int() }),
+    verified: z.number().int().openapi({ description: "Events whose leaf hash matches their leaf." }),
+    purged: z.number().int().openapi({
+      description: "Leaves whose event is gone and lies before a signed purge receipt's cut-off.",
+    }),
+    unsealed: z
+      .number()
+      .int()
+      .openapi({ description: "Events of the window not in the signed checkpoint yet." }),
+    modified: z
+      .array(z.string())
+      .openapi({ description: `Ids of events that differ from their leaf (the first ${FIRST}).` }),
+    modified_count: z.number().int(),
+    missing: z.array(z.number().int()).openapi({
+      description: `Leaf indexes whose event is gone without a purge receipt (the first ${FIRST}).`,
+    }),
+    missing_count: z.number().int(),
+    unexpected: z.array(z.string()).openapi({
+      description: `Ids of stored events the sealer refused: not written through the API (the first ${FIRST}).`,
+    }),
+    unexpected_count: z.number().int(),
+    receipts: z.object({
+      valid: z.number().int(),
+      invalid: z.number().int().openapi({ description: "Receipts whose signature does not hold: ignored." }),
+      purged_before: z.string().nullable(),
+    }),
+  })
+  .openapi("Verification");
+
+const runOut = (r: VerificationRun) => {
+  const { report, ...run } = r;
+  return { ...run, ...report };
+};
 
 const MAX_SIZE = Number.MAX_SAFE_INTEGER;
 const size = (min: number) =>
@@ -193,5 +293,91 @@ export function registerIntegrity(app: OpenAPIHono<AppEnv>, deps: IntegrityDeps)
   app.openapi(proveConsistency, async (c) => {
     const q = c.req.valid("query");
     return c.json(await consistency(deps.client, tenantOf(c), q.from_size, q.to_size), 200);
+  });
+
+  const startRun = secured(
+    deps.gate,
+    "audit:read",
+    {
+      method: "post",
+      path: "/v1/audit/integrity/verifications",
+      operationId: "startVerification",
+      tags: ["integrity"],
+      summary: "Re-hash stored events against the tenant's log",
+      description:
+        "Starts a verification run: each leaf's event is read (every stored copy) and hashed as /logs shows it, against the newest signed checkpoint. " +
+        "Reports verified, modified, missing, purged (by a signed purge receipt), unsealed and unexpected events.",
+      request: {
+        body: { required: true, content: { "application/json": { schema: verificationRequest(deps.now) } } },
+      },
+      responses: {
+        202: {
+          description: "Started",
+          headers: {
+            Location: {
+              required: true,
+              description: "/v1/audit/integrity/verifications/{verification_id}",
+              schema: { type: "string" },
+            },
+          },
+          content: { "application/json": { schema: VerificationSchema } },
+          links: {
+            GetVerification: {
+              operationId: "getVerification",
+              parameters: { id: "$response.body#/verification_id" },
+            },
+          },
+        },
+        415: problemResponse("Not application/json"),
+      },
+    },
+    { cost: () => 4, middleware: [exactJson()] },
+  );
+  app.openapi(startRun, async (c) => {
+    const body = c.req.valid("json");
+    const at = deps.now();
+    const instant = (v: string | undefined, fallback: string) => {
+      const t = v === undefined ? null : parseInstant(v, at);
+      return t?.ok ? t.value : fallback;
+    };
+    const windowed = body.from !== undefined || body.to !== undefined;
+    const run = await startVerification(
+      deps.client,
+      tenantOf(c),
+      windowed
+        ? {
+            kind: "window",
+            from: instant(body.from, "1970-01-01T00:00:00.000000Z"),
+            to: instant(body.to, instant("now", "")),
+          }
+        : { kind: "leaves", fromLeaf: body.from_leaf ?? 0, toLeaf: body.to_leaf ?? null },
+      {
+        verifiers: [...(deps.keys.active ? [deps.keys.active] : []), ...deps.keys.retired],
+        origin: deps.origin,
+        log: deps.log,
+        now: deps.now,
+      },
+    );
+    c.header("Location", `/v1/audit/integrity/verifications/${run.verification_id}`);
+    return c.json(runOut(run), 202);
+  });
+
+  const getRun = secured(deps.gate, "audit:read", {
+    method: "get",
+    path: "/v1/audit/integrity/verifications/{id}",
+    operationId: "getVerification",
+    tags: ["integrity"],
+    summary: "A verification run: its progress, then its report",
+    request: {
+      params: z.object({ id: text().openapi({ ...NOT_BLANK, example: "ver_01JDQ3Z8K4W6Y2N9R5T7V1X3B8" }) }),
+    },
+    responses: {
+      200: { description: "The run", content: { "application/json": { schema: VerificationSchema } } },
+      404: problemResponse("No such verification for this tenant"),
+    },
+  });
+  app.openapi(getRun, async (c) => {
+    const run = await getVerification(deps.client, tenantOf(c), c.req.valid("param").id, deps.now());
+    return c.json(runOut(run), 200);
   });
 }

@@ -1,11 +1,14 @@
 /**
  * @module features/integrity/service
  * Reads a tenant's log for the API: checkpoints, inclusion and consistency proofs, all from the
- * stored hashes and never past the committed size. The only place this feature's routes talk to
- * OpenSearch.
+ * stored hashes and never past the committed size; verification runs (integrity.verify), kept in
+ * the integrity index. The only place this feature's routes talk to OpenSearch.
  */
 import type { Client } from "@opensearch-project/opensearch";
+import { monotonicFactory } from "ulid";
 import { Internal, invalidField, NotFound, NotYet } from "../../errors.ts";
+import { isoMicros } from "../../events/time.ts";
+import type { Logger } from "../../logger.ts";
 import { AUDIT_STREAM, INTEGRITY_INDEX } from "../../opensearch/names.ts";
 import { searchAudit as search } from "../../opensearch/search.ts";
 import type { Tenant } from "../../tenancy/tenant-scope.ts";
@@ -17,7 +20,15 @@ import {
   latestCheckpointSearch,
   leafSearch,
   type StoredCheckpoint,
+  verificationId,
 } from "./integrity.query.ts";
+import {
+  emptyReport,
+  type VerifyContext,
+  type VerifyReport,
+  type VerifySpec,
+  verify,
+} from "./integrity.verify.ts";
 import {
   consistencyProof,
   type HashReader,
@@ -106,4 +117,96 @@ export async function consistency(client: Client, tenant: Tenant, from: number, 
   // A size the log has not reached is a tree that does not exist (yet).
   if (to > size) throw new NotFound(`this tenant's log holds ${size} events: it has no tree of ${to}`);
   return { from_size: from, to_size: to, proof: (await consistencyProof(from, to, read)).map(b64) };
+}
+
+/** A run not heard from for this long lost its replica (a crash or a restart): reported failed. */
+const STALE_MS = 60_000;
+/** Progress is written at most this often. */
+const PROGRESS_MS = 2_000;
+const newRunId = monotonicFactory();
+
+export interface VerificationRun {
+  verification_id: string;
+  status: "running" | "completed" | "failed";
+  created_at: string;
+  updated_at: string;
+  finished_at: string | null;
+  /** What was asked: leaves [from_leaf, to_leaf) or the window [from, to). */
+  request: Record<string, unknown>;
+  error: string | null;
+  report: VerifyReport;
+}
+
+/**
+ * Starts a verification run on this replica and returns it as stored (`running`). Its progress is
+ * written as it goes; a run whose replica stops is reported failed (start another: runs only read).
+ */
+export async function startVerification(
+  client: Client,
+  tenant: Tenant,
+  spec: VerifySpec,
+  ctx: VerifyContext & { log: Logger; now: () => Date },
+): Promise<VerificationRun> {
+  const at = isoMicros(ctx.now());
+  const run: VerificationRun = {
+    verification_id: `ver_${newRunId()}`,
+    status: "running",
+    created_at: at,
+    updated_at: at,
+    finished_at: null,
+    request:
+      spec.kind === "leaves"
+        ? { from_leaf: spec.fromLeaf, to_leaf: spec.toLeaf }
+        : { from: spec.from, to: spec.to },
+    error: null,
+    report: emptyReport(),
+  };
+  const save = (r: VerificationRun) =>
+    client.index({
+      index: INTEGRITY_INDEX,
+      id: verificationId(tenant.id, r.verification_id),
+      refresh: true,
+      body: { kind: "verification", scaivault: { tenant: tenant.id }, at: r.created_at, data: r } as never,
+    });
+  await save(run);
+  let saved = Date.now();
+  const progress = async (report: VerifyReport) => {
+    if (Date.now() - saved < PROGRESS_MS) return;
+    saved = Date.now();
+    await save({ ...run, report, updated_at: isoMicros(ctx.now()) });
+  };
+  void verify(client, tenant, spec, { ...ctx, progress })
+    .then((report) => ({ ...run, status: "completed" as const, report }))
+    .catch((err: unknown) => {
+      ctx.log.error({ err, tenant: tenant.id, verification: run.verification_id }, "verification run failed");
+      return {
+        ...run,
+        status: "failed" as const,
+        error: "the run failed on an internal error; start another",
+      };
+    })
+    .then((done) => {
+      const end = isoMicros(ctx.now());
+      return save({ ...done, updated_at: end, finished_at: end });
+    })
+    .catch((err: unknown) => ctx.log.error({ err }, "could not store a verification run's outcome"));
+  return run;
+}
+
+export async function getVerification(
+  client: Client,
+  tenant: Tenant,
+  id: string,
+  now: Date,
+): Promise<VerificationRun> {
+  const doc = await getOrNull(client, verificationId(tenant.id, id));
+  if (!doc) throw new NotFound(`no verification ${id}`);
+  const run = doc.data as VerificationRun;
+  if (run.status === "running" && now.getTime() - Date.parse(run.updated_at) > STALE_MS)
+    return {
+      ...run,
+      status: "failed",
+      error: "the replica running it stopped before it finished; start another",
+    };
+  return run;
 }

@@ -30,10 +30,13 @@ import {
 } from "../../opensearch/progress.ts";
 import { append, readChunks, readStates, stateDocument, type Version } from "./integrity.log.ts";
 import {
+  CHUNK,
   checkpointId,
   isBefore,
   type LogState,
+  leavesWithIds,
   pendingSearch,
+  refusedId,
   type StoredCheckpoint,
   storeOrderSearch,
 } from "./integrity.query.ts";
@@ -68,6 +71,16 @@ interface Hit {
   _source: unknown;
 }
 
+interface Leaf {
+  id: string;
+  time: string;
+  data: Buffer;
+  seq: number;
+}
+
+/** Ids this run appended are remembered up to this many (then the chunks are refreshed instead). */
+const APPENDED_MEMORY = 100_000;
+
 /** A document to write; with a version, only over it (null: only if absent). */
 interface Write {
   id: string;
@@ -83,6 +96,8 @@ export class SealerJob {
   readonly #deps: SealerDeps;
   readonly #now: () => Date;
   readonly #job: PeriodicJob;
+  /** `tenant\0id` of what this run appended: not searchable until the integrity index refreshes. */
+  readonly #appended = new Set<string>();
   /** Tests only: called after each step; throwing there is a crash, waiting there a stall. */
   afterStep: ((step: SealerStep) => Promise<void>) | undefined;
 
@@ -109,6 +124,7 @@ export class SealerJob {
     if (!(await this.#lease())) return { ran: false, sealed: 0, checkpoints: 0 };
     const { client } = this.#deps;
     const stream = this.#deps.stream ?? AUDIT_STREAM;
+    this.#appended.clear();
     let committed = await this.#watermark();
     const indices = await storeProgress({ client, stream }, committed.mark?.gen);
     const to = reachable(indices, committed.mark);
@@ -128,6 +144,10 @@ export class SealerJob {
             const next = hits.length ? (hits.at(-1) as Hit)._seq_no + 1 : last + 1;
             const position = advance(mark, index, shard, next);
             sealed += await this.#seal(index.gen, shard, hits, position);
+            if (this.#appended.size > APPENDED_MEMORY) {
+              await client.indices.refresh({ index: INTEGRITY_INDEX });
+              this.#appended.clear();
+            }
             committed = await this.#commit(committed, position);
             if (!(await this.#lease()))
               throw new Error("the sealer lease was lost mid-run; the next run resumes");
@@ -154,24 +174,65 @@ export class SealerJob {
   /** Appends a page of one shard's events to their tenants' logs; returns how many it appended. */
   async #seal(gen: number, shard: number, hits: Hit[], position: Position): Promise<number> {
     const { client } = this.#deps;
-    const byTenant = new Map<string, { id: string; data: Buffer; seq: number }[]>();
+    const byTenant = new Map<string, Leaf[]>();
     for (const hit of hits) {
       const stored = readDocument(hit._source);
       // A document without a tenant is nobody's evidence (and no reader shows it).
       if (!stored.tenant) continue;
       const leaves = byTenant.get(stored.tenant) ?? [];
-      leaves.push({ id: stored.event.id, data: leafData(stored.tenant, stored.event), seq: hit._seq_no });
+      leaves.push({
+        id: stored.event.id,
+        time: stored.event.timestamp,
+        data: leafData(stored.tenant, stored.event),
+        seq: hit._seq_no,
+      });
       byTenant.set(stored.tenant, leaves);
     }
     if (byTenant.size === 0) return 0;
     const states = await readStates(client, [...byTenant.keys()]);
-    const chunks: Write[] = [];
-    const next: { tenant: string; state: LogState; version: Version; before: number }[] = [];
+    const fresh = new Map<string, Leaf[]>();
     for (const [tenant, all] of byTenant) {
-      const { state, version } = states.get(tenant) as { state: LogState; version: Version };
+      const { state } = states.get(tenant) as { state: LogState };
       // After a crash: what this tenant's log already holds from this page.
       const leaves = all.filter((l) => !isBefore({ gen, shard, seq: l.seq }, state.through));
-      if (leaves.length === 0) continue;
+      if (leaves.length > 0) fresh.set(tenant, leaves);
+    }
+    const leafAlready = await this.#leafIds(fresh, states);
+    const chunks: Write[] = [];
+    const next: { tenant: string; state: LogState; version: Version; before: number }[] = [];
+    for (const [tenant, candidates] of fresh) {
+      const { state, version } = states.get(tenant) as { state: LogState; version: Version };
+      const leaves: Leaf[] = [];
+      for (const l of candidates) {
+        const key = `${tenant}\u0000${l.id}`;
+        if (!leafAlready.has(key)) {
+          leafAlready.add(key);
+          this.#appended.add(key);
+          leaves.push(l);
+          continue;
+        }
+        // Events are only ever created (ids are unique per tenant): an id seen again was
+        // re-indexed or copied around the API. It is not evidence; it is kept for verifications.
+        const at = { gen, shard, seq: l.seq };
+        chunks.push({
+          id: refusedId(tenant, at),
+          doc: {
+            kind: "refused",
+            scaivault: { tenant },
+            ids: [l.id],
+            at: isoMicros(this.#now()),
+            data: { reason: "duplicate_id", position: at, time: l.time },
+          },
+        });
+        this.#deps.log.warn(
+          { tenant, event_id: l.id, position: at },
+          "an event id already in the tenant's log was stored again around the API: not sealed",
+        );
+      }
+      if (leaves.length === 0) {
+        next.push({ tenant, state: { ...state, through: position }, version, before: state.size });
+        continue;
+      }
       const stored = await readChunks(client, tenant, state.size, leaves.length);
       const appended = await append(tenant, state, leaves, stored.partial);
       chunks.push(...appended.chunks.map((c) => ({ ...c, version: stored.versions.get(c.id) ?? null })));
@@ -183,6 +244,35 @@ export class SealerJob {
     await this.#bulk(next.map(({ tenant, state, version }) => stateDocument(tenant, state, version)));
     await this.#after("states");
     return next.reduce((n, { state, before }) => n + state.size - before, 0);
+  }
+
+  /**
+   * Which of these events' ids are leaves of their tenant's committed log already: `tenant\0id`.
+   * What this run appended is known here; earlier runs' chunks are searchable (each run ends with a
+   * refresh). Chunks past a log's committed size (a crashed run's) do not count.
+   */
+  async #leafIds(fresh: Map<string, Leaf[]>, states: Map<string, { state: LogState }>): Promise<Set<string>> {
+    const known = new Set<string>();
+    const ids = [...new Set([...fresh.values()].flatMap((ls) => ls.map((l) => l.id)))];
+    if (ids.length === 0) return known;
+    for (const [tenant, leaves] of fresh)
+      for (const l of leaves)
+        if (this.#appended.has(`${tenant}\u0000${l.id}`)) known.add(`${tenant}\u0000${l.id}`);
+    const res = await this.#deps.client.search({
+      index: INTEGRITY_INDEX,
+      body: leavesWithIds(ids) as never,
+    });
+    const asked = new Set(ids);
+    for (const hit of res.body.hits.hits as unknown as {
+      _source: { scaivault: { tenant: string }; chunk: number; ids: string[] };
+    }[]) {
+      const { scaivault, chunk, ids: chunkIds } = hit._source;
+      const size = states.get(scaivault.tenant)?.state.size ?? 0;
+      chunkIds.forEach((id, i) => {
+        if (asked.has(id) && chunk * CHUNK + i < size) known.add(`${scaivault.tenant}\u0000${id}`);
+      });
+    }
+    return known;
   }
 
   /** Writes documents; one with a version only over that version (null: only if absent), or the run fails. */

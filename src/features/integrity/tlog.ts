@@ -105,6 +105,23 @@ export async function treeHash(n: number, read: HashReader): Promise<Hash> {
   return n === 0 ? EMPTY_ROOT : rangeHash(0, n, read);
 }
 
+/**
+ * The root of the tree of `n` leaves computed with leaves [a, a + leaves.length) hashed up from
+ * `leaves` (their leaf hashes, in order) and everything else from stored hashes. Equal to a signed
+ * root, it proves those leaf hashes are the tree's (what a verification run relies on).
+ */
+export async function treeHashWith(n: number, a: number, leaves: Hash[], read: HashReader): Promise<Hash> {
+  const b = a + leaves.length;
+  if (a < 0 || b > n) throw new RangeError(`leaves [${a}, ${b}) are not in a tree of ${n}`);
+  const mth = async (lo: number, hi: number): Promise<Hash> => {
+    if (hi <= a || lo >= b) return rangeHash(lo, hi, read);
+    if (hi - lo === 1) return leaves[lo - a] as Hash;
+    const { k } = split(hi - lo);
+    return nodeHash(await mth(lo, lo + k), await mth(lo + k, hi));
+  };
+  return n === 0 ? EMPTY_ROOT : mth(0, n);
+}
+
 /** Ranges [lo, hi) whose hashes make the inclusion proof of leaf m in leaves [lo, hi), leaf first. */
 function inclusionRanges(lo: number, hi: number, m: number, out: [number, number][] = []) {
   if (hi - lo <= 1) return out;

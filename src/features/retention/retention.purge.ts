@@ -10,7 +10,8 @@
  * version conflicts, a task still running at the period's end, or expired events left afterwards
  * make that tenant's outcome a failure — an error in the log, audit_retention_purge_failures_total
  * in /metrics, and `last_purge.succeeded: false` on GET /v1/audit/retention. The next period
- * tries again. Each tenant's outcome is stored (`_id` = tenant:purge).
+ * tries again. Each tenant's outcome is stored (`_id` = tenant:purge). Before deleting, a signed
+ * purge receipt is written for the tamper-evident log (`beforeDelete`): no receipt, no delete.
  */
 import { randomUUID } from "node:crypto";
 import type { Client } from "@opensearch-project/opensearch";
@@ -61,6 +62,11 @@ export interface PurgeDeps {
   lifecycle?: () => LifecycleOptions | undefined;
   /** Tenants per page when listing them (tests make it small). */
   pageSize?: number;
+  /**
+   * Runs before a tenant's expired events are deleted, and must succeed for them to be: the
+   * tamper-evident log's signed purge receipt (wired in main), so a verification tells them purged.
+   */
+  beforeDelete?: (purge: { tenant: string; cutoff: string; expired: number; at: string }) => Promise<void>;
 }
 
 export interface PurgeResult {
@@ -202,6 +208,7 @@ export class Purger {
     };
     if (out.expired > 0) {
       try {
+        await this.#deps.beforeDelete?.({ tenant, cutoff: cut, expired: out.expired, at: out.ran_at });
         await markPurging(this.#deps.client, tenant, cut);
         const r = await this.#deleteByQuery(body, deadline);
         out.deleted = r.deleted ?? 0;
