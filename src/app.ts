@@ -7,6 +7,7 @@ import { OpenAPIHono } from "@hono/zod-openapi";
 import type { Client } from "@opensearch-project/opensearch";
 import { requestId } from "hono/request-id";
 import { type Config, DEFAULT_ORIGIN } from "./config.ts";
+import type { SealKey } from "./events/leaf.ts";
 import { registerExports } from "./features/exports/exports.route.ts";
 import { registerIngest } from "./features/ingest/ingest.route.ts";
 import { registerIntegrity } from "./features/integrity/integrity.route.ts";
@@ -62,7 +63,7 @@ export interface AppDeps {
    * The checkpoint keys the integrity API publishes (none when omitted: nothing is sealed), and the
    * origin its logs are named by (default scaivault.local/audit).
    */
-  integrity?: { active: Verifier | null; retired: Verifier[]; origin?: string };
+  integrity?: { active: Verifier | null; retired: Verifier[]; origin?: string; seal?: SealKey };
   /** The clock (tests pass their own). */
   now?: () => Date;
   version?: string;
@@ -107,6 +108,7 @@ export function createApp(deps: AppDeps) {
     gate,
     now,
     ingested: metrics.ingested,
+    ...(deps.integrity?.seal ? { seal: deps.integrity.seal } : {}),
     redactions: metrics.redactions,
   });
   registerQuery(app, reads);

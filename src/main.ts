@@ -73,6 +73,7 @@ export async function runService(env: NodeJS.ProcessEnv, hooks: ServiceHooks = {
           client,
           log,
           signer: keys.signer,
+          retired: keys.retired,
           origin: config.integrity.origin,
           intervalMs: config.integrity.sealIntervalMs,
           checkpointIntervalMs: config.integrity.checkpointIntervalMs,
@@ -108,7 +109,12 @@ export async function runService(env: NodeJS.ProcessEnv, hooks: ServiceHooks = {
     version,
     metrics,
     verify: createVerifier(config.auth),
-    integrity: { active: keys.signer, retired: keys.retired, origin: config.integrity.origin },
+    integrity: {
+      active: keys.signer,
+      retired: keys.retired,
+      origin: config.integrity.origin,
+      ...(keys.seal ? { seal: keys.seal } : {}),
+    },
   });
   const server = startServer(
     app.fetch,

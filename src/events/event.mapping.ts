@@ -23,6 +23,8 @@ export interface AuditDocument {
 
     identity: { type: IdentityType };
     session?: { id: string };
+    /** The ingest seal (events/leaf): the service wrote this document. Not indexed. */
+    seal?: string;
     context?: Record<string, unknown>;
   };
   source?: { ip: string };

@@ -8,6 +8,7 @@
 import { createHash } from "node:crypto";
 import canonicalize from "canonicalize";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { sealKeyOf } from "../../src/features/integrity/integrity.keys.ts";
 import { writeReceipt } from "../../src/features/integrity/integrity.receipts.ts";
 import {
   generateSignerKey,
@@ -27,7 +28,7 @@ import { b64, type Oracle, startOracle } from "../support/tlog-oracle.ts";
 const signer = parseSignerKey(generateSignerKey("scaivault.test/audit"));
 const ORIGIN = "scaivault.test/audit";
 const harness = testApp(inject("opensearchUrl"), {
-  integrity: { active: signer, retired: [], origin: "scaivault.test/audit" },
+  integrity: { active: signer, retired: [], origin: "scaivault.test/audit", seal: sealKeyOf(signer) },
 });
 const { app, client, readiness } = harness;
 const log = createLogger("silent");
@@ -258,28 +259,116 @@ describe("integrity", () => {
     },
   );
 
-  it("seals a document written around the API, with fields missing, as /logs shows it; one without a tenant is nobody's", async () => {
-    const before = await goCheckpoint(other);
-    const odd = [
+  it("never seals a document written around the API — odd, forged, copied with its seal, or re-sealed with another key — and names each unexpected", async () => {
+    const forged = newTenant("integrity-forged");
+    tokens[forged] = await tokenFor(forged, "audit:read");
+    await ingestAs(harness, forged, events("f", 3));
+    await sealAll();
+    const before = await goCheckpoint(forged);
+    expect(before.size).toBe(3);
+    const [real] = (
+      await client.search({
+        index: AUDIT_STREAM,
+        body: { query: { term: { "scaivault.tenant": forged } }, size: 1 } as never,
+      })
+    ).body.hits.hits as unknown as { _source: { scaivault: Record<string, unknown>; event: object } }[];
+    const source = (real as { _source: { scaivault: Record<string, unknown>; event: object } })._source;
+    const stranger = sealKeyOf(parseSignerKey(generateSignerKey("scaivault.test/audit")));
+    const around = [
+      // Fields missing, a nanosecond timestamp: read as /logs shows it, without failing the sealer.
       {
         "@timestamp": "2026-11-26T10:00:00.000000001Z",
-        scaivault: { tenant: other },
+        scaivault: { tenant: forged },
         event: { id: "odd-1" },
       },
+      // A real event's document under a new id, its seal copied: the seal covers the id.
+      { ...source, event: { ...source.event, id: "copied-1" } },
+      // Sealed with another key.
+      {
+        ...source,
+        scaivault: { ...source.scaivault, seal: `${stranger.id}:${"A".repeat(43)}` },
+        event: { ...source.event, id: "resealed-1" },
+      },
+      // Nobody's: no tenant.
       { "@timestamp": "2026-11-26T10:00:01Z", event: { id: "no-tenant" } },
     ];
-    for (const body of odd)
+    for (const body of around)
       await client.index({ index: AUDIT_STREAM, op_type: "create", body: body as never, refresh: true });
     await sealAll();
-    const after = await goCheckpoint(other);
-    expect(after.size).toBe(before.size + 1);
-    await expectConsistent(other, before, after);
-    await expectAllIncluded(other);
+    const after = await goCheckpoint(forged);
+    expect(after.size).toBe(3);
+    // The signed log is untouched: every leaf still proves in Go, and only the ingested events are leaves.
+    await expectConsistent(forged, before, await goCheckpoint(forged));
+    for (const id of ["odd-1", "copied-1", "resealed-1"]) {
+      const refused = await get(`/v1/audit/integrity/proofs/inclusion?event_id=${id}`, forged);
+      expect(refused.status).toBe(409);
+      expect(refused.headers.get("retry-after")).toBeNull();
+      expect(refused.body.detail).toContain("refused");
+    }
+    const report = await verification({}, forged);
+    expect(report).toMatchObject({ log: "verified", verified: 3, modified_count: 0, missing_count: 0 });
+    expect([...report.unexpected].sort()).toEqual(["copied-1", "odd-1", "resealed-1"]);
+    expect(report.unexpected_count).toBe(3);
+    // A window of one microsecond around the odd document's time: it alone.
+    const window = await verification(
+      { from: "2026-11-26T10:00:00Z", to: "2026-11-26T10:00:00.000001Z" },
+      forged,
+    );
+    expect(window).toMatchObject({ unexpected: ["odd-1"], unexpected_count: 1, unsealed: 0 });
+  });
+
+  it("events stored before the first sealer run carry no seal and are sealed; one written later without a seal is not", async () => {
+    const legacy = newTenant("integrity-legacy");
+    tokens[legacy] = await tokenFor(legacy, "audit:read");
+    const doc = (id: string) => ({
+      "@timestamp": "2026-11-20T10:00:00.000000Z",
+      scaivault: { tenant: legacy, path: "prod/old" },
+      event: { id, action: "read", outcome: "success" },
+    });
+    await client.index({
+      index: AUDIT_STREAM,
+      op_type: "create",
+      body: doc("old-1") as never,
+      refresh: true,
+    });
+    // A cluster whose events predate the sealer: no watermark yet (and no lease holder).
+    await client.delete({ index: INTEGRITY_INDEX, id: "sealer-watermark", refresh: true });
+    await leaseRunsOut();
+    await sealAll();
+    expect((await goCheckpoint(legacy)).size).toBe(1);
+    await client.index({
+      index: AUDIT_STREAM,
+      op_type: "create",
+      body: doc("new-1") as never,
+      refresh: true,
+    });
+    await sealAll();
+    expect((await goCheckpoint(legacy)).size).toBe(1);
+    expect(await verification({}, legacy)).toMatchObject({ verified: 1, unexpected: ["new-1"] });
+    // The mark is signed: moved forward to cover the new document, it no longer counts at all.
+    const mark = await client.get({ index: INTEGRITY_INDEX, id: "sealer-watermark" });
+    const data = (mark.body._source as { data: { legacy: string } }).data;
+    const moved = data.legacy.replace(/\[(\d+)\]/g, (_, n) => `[${Number(n) + 1000}]`);
+    expect(moved).not.toBe(data.legacy);
+    await client.index({
+      index: INTEGRITY_INDEX,
+      id: "sealer-watermark",
+      refresh: true,
+      body: { ...(mark.body._source as object), data: { ...data, legacy: moved } } as never,
+    });
+    await client.index({
+      index: AUDIT_STREAM,
+      op_type: "create",
+      body: doc("new-2") as never,
+      refresh: true,
+    });
+    await sealAll();
+    expect((await goCheckpoint(legacy)).size).toBe(1);
   });
 
   it("one tenant's proofs and checkpoints never reach another's log", async () => {
     const mine = await goCheckpoint(other);
-    expect(mine.size).toBe(51);
+    expect(mine.size).toBe(50);
     expect((await get("/v1/audit/integrity/proofs/inclusion?event_id=a-0", other)).status).toBe(404);
     const tooFar = await get(
       `/v1/audit/integrity/proofs/consistency?from_size=1&to_size=${mine.size + 1}`,
@@ -289,6 +378,17 @@ describe("integrity", () => {
     // A size the other tenant's log had is no checkpoint of this one.
     const theirs = await goCheckpoint(tenant);
     expect((await get(`/v1/audit/integrity/checkpoint?size=${theirs.size}`, other)).status).toBe(404);
+    // A verification counts this tenant's leaves and events only.
+    expect(await verification({}, other)).toMatchObject({
+      verified: 50,
+      checkpoint: { size: 50 },
+      missing_count: 0,
+      unexpected_count: 0,
+    });
+    expect(await verification({ from: "1970-01-01T00:00:00Z" }, other)).toMatchObject({
+      verified: 50,
+      unsealed: 0,
+    });
   });
 
   it("names the field of every bad parameter", async () => {

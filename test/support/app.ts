@@ -1,6 +1,7 @@
 import { Writable } from "node:stream";
 import { mintToken } from "../../dev/token.ts";
 import { createApp } from "../../src/app.ts";
+import type { SealKey } from "../../src/events/leaf.ts";
 import type { Verifier } from "../../src/features/integrity/note.ts";
 import { StreamHub, type StreamSettings } from "../../src/features/stream/stream.hub.ts";
 import type { DeadlineSettings } from "../../src/http/admission.ts";
@@ -53,7 +54,7 @@ export function testApp(
     /** The breaker's probe settings; its background probe runs only when given. */
     health?: HealthSettings;
     /** The checkpoint keys the integrity API publishes. */
-    integrity?: { active: Verifier | null; retired: Verifier[]; origin?: string };
+    integrity?: { active: Verifier | null; retired: Verifier[]; origin?: string; seal?: SealKey };
   } = {},
 ) {
   const { log, lines } = capturedLogger();

@@ -1,8 +1,16 @@
 import { describe, expect, it } from "vitest";
-import { type AuditDocument, fromDocument, normalize, toDocument } from "../../src/events/event.mapping.ts";
+import {
+  type AuditDocument,
+  fromDocument,
+  normalize,
+  readDocument,
+  toDocument,
+} from "../../src/events/event.mapping.ts";
 import { IngestEventSchema } from "../../src/events/event.schema.ts";
+import { leafData, sealHolds, storedSeal } from "../../src/events/leaf.ts";
 import { isValueCarrier, REDACTED, redactKeys as redact } from "../../src/events/redaction.ts";
 import { parseTimestamp } from "../../src/events/time.ts";
+import { bulkBody } from "../../src/features/ingest/ingest.bulk.ts";
 
 const full = {
   id: "01JDQ3Z8K4W6Y2N9R5T7V1X3B8",
@@ -229,5 +237,47 @@ describe("API ⇄ document mapping", () => {
     expect(
       toDocument(valid({ ...full, timestamp: "2026-11-26T15:30:05.123456+01:00" }), "t", "x")["@timestamp"],
     ).toBe("2026-11-26T14:30:05.123456Z");
+  });
+});
+
+describe("the ingest seal", () => {
+  const key = { id: "0a1b2c3d", key: Buffer.alloc(32, 7) };
+  const tenant = "acme";
+  /** What ingest writes, read back as the sealer reads it: through the bulk body's JSON. */
+  const stored = (e: unknown, k = key) => {
+    const lines = bulkBody("audit-events", tenant, [valid(e)], "2026-11-26T14:30:06.000Z", k).split("\n");
+    return JSON.parse(lines[1] as string) as Record<string, unknown>;
+  };
+  const holds = (doc: unknown, k = key) =>
+    sealHolds(k, leafData(tenant, readDocument(doc).event), storedSeal(doc));
+
+  it("holds over what the sealer reads back, for plain and awkward contexts alike", () => {
+    for (const context of [
+      {},
+      { n: 1e21, z: -0, f: 0.1, unicode: "ü\u2028😀", nested: { list: [1, "two", { deep: true }] } },
+      { "": "empty key", __proto__x: "proto-like", big: 9007199254740991 },
+    ]) {
+      const doc = stored({ ...full, context });
+      expect(doc.scaivault).toHaveProperty("seal", expect.stringMatching(/^0a1b2c3d:[A-Za-z0-9_-]{43}$/));
+      expect(holds(doc)).toBe(true);
+    }
+  });
+
+  it("does not hold for a changed field, another key, another tenant, or no seal", () => {
+    const doc = stored(full) as { scaivault: Record<string, unknown>; event: Record<string, unknown> };
+    const changed = [
+      { ...doc, event: { ...doc.event, id: "another-id" } },
+      { ...doc, scaivault: { ...doc.scaivault, path: "prod/other" } },
+      { ...doc, "@timestamp": "2026-11-26T14:30:05.123457Z" },
+      { ...doc, scaivault: { ...doc.scaivault, context: { rotation_reason: "manual" } } },
+      { ...doc, scaivault: { ...doc.scaivault, seal: undefined } },
+      { ...doc, scaivault: { ...doc.scaivault, seal: 42 } },
+    ];
+    for (const d of changed) expect(holds(d)).toBe(false);
+    expect(holds(doc, { id: key.id, key: Buffer.alloc(32, 8) })).toBe(false);
+    expect(sealHolds(key, leafData("other", readDocument(doc).event), storedSeal(doc))).toBe(false);
+    // Without a key, ingest stores no seal.
+    const unsealed = bulkBody("audit-events", tenant, [valid(full)], "2026-11-26T14:30:06.000Z").split("\n");
+    expect(JSON.parse(unsealed[1] as string).scaivault).not.toHaveProperty("seal");
   });
 });

@@ -13,7 +13,11 @@ import {
   type HashReader,
   hashesToStore,
   inclusionProof,
+  type LeafSet,
   leafHash,
+  leafSet,
+  multiProof,
+  multiRoot,
   nodeHash,
   storedHashCount,
   storedHashIndex,
@@ -112,6 +116,48 @@ describe("a tree's root with a range of leaves hashed from their leaf hashes", (
     await expect(treeHashWith(3, 2, [leafHash(data(0)), leafHash(data(1))], async () => [])).rejects.toThrow(
       RangeError,
     );
+  });
+});
+
+describe("multi-proofs (an export's leaves at once)", () => {
+  it("recompute Go's root from any set of leaves of trees up to 24, and one run of a big tree in few hashes", async () => {
+    for (let n = 1; n <= 24; n++) {
+      const { read } = await build(n);
+      const go = await oracle.ask({ op: "build", leaves: leaves(n).map(b64) });
+      const hashes = leaves(n).map(leafHash);
+      // Every subset for small trees, a sample of them above.
+      const subsets = n <= 10 ? 2 ** n : 400;
+      for (let s = 1; s < subsets; s++) {
+        const mask = n <= 10 ? s : Math.floor(Math.random() * 2 ** n) || 1;
+        const set = leafSet(hashes.flatMap((_, i) => ((mask >> i) & 1 ? [i] : [])));
+        const proof = await multiProof(n, set, read);
+        const root = multiRoot(n, set, (i) => hashes[i] as Hash, proof);
+        expect(b64(root)).toBe(go.root);
+        // A changed leaf, or a proof one hash short or long, does not give the root.
+        const first = (set[0] as [number, number])[0];
+        const wrong = multiRoot(
+          n,
+          set,
+          (i) => (i === first ? flip(hashes[i] as Hash) : (hashes[i] as Hash)),
+          proof,
+        );
+        expect(b64(wrong)).not.toBe(go.root);
+        if (proof.length > 0)
+          expect(() => multiRoot(n, set, (i) => hashes[i] as Hash, proof.slice(1))).toThrow(RangeError);
+        expect(() => multiRoot(n, set, (i) => hashes[i] as Hash, [...proof, EMPTY_ROOT])).toThrow(RangeError);
+      }
+    }
+    const n = 5000;
+    const { read } = await build(n);
+    const set: LeafSet = [[1234, 4321]];
+    const proof = await multiProof(n, set, read);
+    expect(proof.length).toBeLessThanOrEqual(2 * Math.ceil(Math.log2(n)));
+    expect(multiRoot(n, set, (i) => leafHash(data(i)), proof).equals(await treeHash(n, read))).toBe(true);
+    await expect(multiProof(n, [[4999, 5001]], read)).rejects.toThrow(RangeError);
+    expect(leafSet([7, 3, 4, 5, 9, 8])).toEqual([
+      [3, 6],
+      [7, 10],
+    ]);
   });
 });
 

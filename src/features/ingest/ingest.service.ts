@@ -7,6 +7,7 @@
 import type { Client } from "@opensearch-project/opensearch";
 import { Internal, Unavailable } from "../../errors.ts";
 import type { NormalizedEvent } from "../../events/event.mapping.ts";
+import type { SealKey } from "../../events/leaf.ts";
 import type { Logger } from "../../logger.ts";
 import { AUDIT_STREAM } from "../../opensearch/names.ts";
 import { scopedId } from "../../tenancy/tenant-scope.ts";
@@ -21,6 +22,8 @@ export interface IngestDeps {
   client: Client;
   log: Logger;
   now: () => Date;
+  /** Seals each event for the tamper-evident log (none: events are stored unsealed, never sealed into it). */
+  seal?: SealKey;
   /** Back-off between attempts for items OpenSearch pushed back on. */
   retryDelaysMs?: number[];
 }
@@ -81,7 +84,7 @@ export async function ingestEvents(
     const batch = pending.map((i) => events[i] as NormalizedEvent);
     const res = await deps.client.bulk({
       // Bytes, not text: the client would measure a string's UTF-8 length, then encode it again.
-      body: Buffer.from(bulkBody(AUDIT_STREAM, tenant, batch, ingested)) as never,
+      body: Buffer.from(bulkBody(AUDIT_STREAM, tenant, batch, ingested, deps.seal)) as never,
       // Only what we read back: a full bulk response for 1,000 items is large and slow to parse.
       filter_path: BULK_FILTER,
     });

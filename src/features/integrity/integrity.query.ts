@@ -9,8 +9,8 @@
  * - `checkpoint:<tenant>:<size>`: a signed checkpoint;
  * - `receipt:<tenant>:<cut-off>`: a signed purge receipt (retention deleted events before the cut-off);
  * - `verification:<tenant>:<id>`: a verification run and its report;
- * - `refused:<tenant>:<store position>`: an event the sealer did not append (its id is a leaf
- *   already: a stored event re-indexed or copied around the API), for verifications to name.
+ * - `refused:<tenant>:<store position>`: an event the sealer did not append (no ingest seal that
+ *   holds, or its id a leaf already: written, changed or copied around the API), for verifications.
  * Readers never read past the state's size: what a crashed sealer wrote beyond it is overwritten.
  */
 import type { Position } from "../../opensearch/progress.ts";
@@ -158,16 +158,17 @@ export function tenantLeavesWithIds(tenant: Tenant, ids: string[]): Clause {
   };
 }
 
-/** The events of the tenant the sealer refused (an id already a leaf), oldest first. */
-export function refusedSearch(tenant: Tenant, size: number, ids?: string[]): Clause {
+/** The events of the tenant the sealer refused (see sealer.job), oldest first, a page at a time. */
+export function refusedSearch(tenant: Tenant, size: number, ids?: string[], after?: unknown[]): Clause {
   return {
     query: scoped({ id: tenant.id, since: null }, [
       { term: { kind: "refused" } },
       ...(ids ? [{ terms: { ids } }] : []),
     ]),
-    sort: [{ at: { order: "asc" } }],
+    sort: [{ at: { order: "asc" } }, { ids: { order: "asc" } }],
     size,
     _source: ["ids"],
+    ...(after ? { search_after: after } : {}),
   };
 }
 

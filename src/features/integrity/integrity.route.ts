@@ -263,7 +263,7 @@ export function registerIntegrity(app: OpenAPIHono<AppEnv>, deps: IntegrityDeps)
       200: { description: "Inclusion proof", content: { "application/json": { schema: InclusionSchema } } },
       404: problemResponse("No such event for this tenant, or no checkpoint signed at that size"),
       409: problemResponse(
-        "Not sealed, or not covered by a checkpoint, yet: retry after `Retry-After` seconds",
+        "Not sealed, or not covered by a checkpoint, yet: retry after `Retry-After` seconds. Without `Retry-After`: never, as the sealer refused the event (not written through this service's ingest).",
       ),
     },
   });

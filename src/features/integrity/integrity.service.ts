@@ -6,7 +6,7 @@
  */
 import type { Client } from "@opensearch-project/opensearch";
 import { monotonicFactory } from "ulid";
-import { Internal, invalidField, NotFound, NotYet } from "../../errors.ts";
+import { Conflict, Internal, invalidField, NotFound, NotYet } from "../../errors.ts";
 import { isoMicros } from "../../events/time.ts";
 import type { Logger } from "../../logger.ts";
 import { AUDIT_STREAM, INTEGRITY_INDEX } from "../../opensearch/names.ts";
@@ -19,6 +19,7 @@ import {
   eventSearch,
   latestCheckpointSearch,
   leafSearch,
+  refusedSearch,
   type StoredCheckpoint,
   verificationId,
 } from "./integrity.query.ts";
@@ -84,6 +85,15 @@ export async function inclusion(client: Client, tenant: Tenant, eventId: string,
   if (!chunk || at < 0) {
     const event = (await search(client, eventSearch(tenant, eventId), AUDIT_STREAM)) as Hits<unknown>;
     if (event.hits.hits.length === 0) throw new NotFound(`no event ${eventId}`);
+    const refused = (await search(
+      client,
+      refusedSearch(tenant, 1, [eventId]),
+      INTEGRITY_INDEX,
+    )) as Hits<unknown>;
+    if (refused.hits.hits.length > 0)
+      throw new Conflict(
+        `event ${eventId} is not in the log and never will be: the sealer refused it, as it was not written through this service's ingest`,
+      );
     throw new NotYet(`event ${eventId} is not sealed yet`, RETRY_SECONDS);
   }
   const leafIndex = chunk.chunk * CHUNK + at;

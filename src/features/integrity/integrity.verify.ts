@@ -219,7 +219,9 @@ export async function verify(
     );
     await ctx.progress?.(r);
   }
-  if (spec.kind === "window" && r.log !== "damaged") await notLeaves(client, tenant, spec, size, r, ctx);
+  if (r.log === "damaged") return r;
+  if (spec.kind === "window") await notLeaves(client, tenant, spec, size, r, ctx);
+  else if (spec.fromLeaf === 0 && spec.toLeaf === null) await refusedEvents(client, tenant, size, r);
   return r;
 }
 
@@ -280,6 +282,49 @@ async function copiesOf(client: Client, tenant: Tenant, ids: string[]): Promise<
   return out;
 }
 
+/** Which of these ids are leaves of the tenant's tree of `size`. */
+async function leavesAmong(
+  client: Client,
+  tenant: Tenant,
+  ids: string[],
+  size: number,
+): Promise<Set<string>> {
+  const res = (await search(client, tenantLeavesWithIds(tenant, ids), INTEGRITY_INDEX)) as Hits<{
+    chunk: number;
+    ids: string[];
+  }>;
+  const sealed = new Set<string>();
+  const asked = new Set(ids);
+  for (const { _source } of res.hits.hits)
+    _source.ids.forEach((id, i) => {
+      if (asked.has(id) && _source.chunk * CHUNK + i < size) sealed.add(id);
+    });
+  return sealed;
+}
+
+/** The whole log's run: every event the sealer refused that is still stored and is no leaf. */
+async function refusedEvents(client: Client, tenant: Tenant, size: number, r: VerifyReport): Promise<void> {
+  let after: unknown[] | undefined;
+  for (;;) {
+    const res = (await search(
+      client,
+      refusedSearch(tenant, IDS, undefined, after),
+      INTEGRITY_INDEX,
+    )) as Hits<{
+      ids: string[];
+    }>;
+    const hits = res.hits.hits;
+    const ids = [...new Set(hits.flatMap((h) => h._source.ids))];
+    if (ids.length > 0) {
+      const sealed = await leavesAmong(client, tenant, ids, size);
+      const stored = await copiesOf(client, tenant, ids);
+      for (const id of ids) if (!sealed.has(id) && stored.has(id)) note(r, "unexpected", id);
+    }
+    if (hits.length < IDS) return;
+    after = hits.at(-1)?.sort as unknown[];
+  }
+}
+
 /**
  * The window's stored events that are no leaf of the signed tree: unexpected when the sealer
  * refused them, else unsealed (an event modified to move into the window is its leaf's, not here).
@@ -303,15 +348,7 @@ async function notLeaves(
     if (hits.length === 0) return;
     const events = hits.map((h) => readDocument(h._source));
     const ids = [...new Set(events.map((e) => e.event.id))];
-    const leaves = (await search(client, tenantLeavesWithIds(tenant, ids), INTEGRITY_INDEX)) as Hits<{
-      chunk: number;
-      ids: string[];
-    }>;
-    const sealed = new Set<string>();
-    for (const { _source } of leaves.hits.hits)
-      _source.ids.forEach((id, i) => {
-        if (_source.chunk * CHUNK + i < size) sealed.add(id);
-      });
+    const sealed = await leavesAmong(client, tenant, ids, size);
     const outside = ids.filter((id) => !sealed.has(id));
     const refused = new Set<string>();
     if (outside.length > 0) {

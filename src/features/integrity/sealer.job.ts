@@ -14,7 +14,7 @@
 import { randomUUID } from "node:crypto";
 import type { Client } from "@opensearch-project/opensearch";
 import { readDocument } from "../../events/event.mapping.ts";
-import { leafData } from "../../events/leaf.ts";
+import { leafData, type SealKey, sealHolds, storedSeal } from "../../events/leaf.ts";
 import { isoMicros } from "../../events/time.ts";
 import { takeLease } from "../../jobs/lease.ts";
 import { PeriodicJob } from "../../jobs/periodic.ts";
@@ -28,6 +28,7 @@ import {
   refresh,
   storeProgress,
 } from "../../opensearch/progress.ts";
+import { sealKeyOf } from "./integrity.keys.ts";
 import { append, readChunks, readStates, stateDocument, type Version } from "./integrity.log.ts";
 import {
   CHUNK,
@@ -40,7 +41,7 @@ import {
   type StoredCheckpoint,
   storeOrderSearch,
 } from "./integrity.query.ts";
-import { checkpointText, type Signer, signNote } from "./note.ts";
+import { checkpointText, NoteError, openNote, type Signer, signNote, type Verifier } from "./note.ts";
 
 export const SEALER_LEASE_ID = "sealer-lease";
 const SEALER_WATERMARK_ID = "sealer-watermark";
@@ -49,6 +50,8 @@ export interface SealerDeps {
   client: Client;
   log: Logger;
   signer: Signer;
+  /** Retired signers, whose signature on the legacy mark still counts. */
+  retired?: Verifier[];
   /** `<origin>/<tenant>` names each tenant's log in its checkpoints. */
   origin: string;
   intervalMs: number;
@@ -76,7 +79,18 @@ interface Leaf {
   time: string;
   data: Buffer;
   seq: number;
+  /** Why it is not evidence, when its seal does not hold. */
+  refusal: Refusal | null;
 }
+
+type Refusal = "duplicate_id" | "no_seal" | "bad_seal";
+
+/**
+ * Events stored before this service first sealed (before ingest sealed events) are appended
+ * without a seal: per backing index generation, the next sequence number per shard then. Signed,
+ * so it cannot be moved to cover a document written later.
+ */
+type Legacy = Map<number, number[]>;
 
 /** Ids this run appended are remembered up to this many (then the chunks are refreshed instead). */
 const APPENDED_MEMORY = 100_000;
@@ -96,6 +110,8 @@ export class SealerJob {
   readonly #deps: SealerDeps;
   readonly #now: () => Date;
   readonly #job: PeriodicJob;
+  /** Ingest seals events with this key (derived from the signer's): only those are appended, see Legacy. */
+  readonly #sealKey: SealKey;
   /** `tenant\0id` of what this run appended: not searchable until the integrity index refreshes. */
   readonly #appended = new Set<string>();
   /** Tests only: called after each step; throwing there is a crash, waiting there a stall. */
@@ -104,6 +120,7 @@ export class SealerJob {
   constructor(deps: SealerDeps) {
     this.#deps = deps;
     this.#now = deps.now ?? (() => new Date());
+    this.#sealKey = sealKeyOf(deps.signer);
     this.#job = new PeriodicJob({
       name: "integrity sealer",
       intervalMs: deps.intervalMs,
@@ -127,6 +144,9 @@ export class SealerJob {
     this.#appended.clear();
     let committed = await this.#watermark();
     const indices = await storeProgress({ client, stream }, committed.mark?.gen);
+    // The very first run: what is stored now was stored before any ingest seal.
+    if (!committed.mark && !committed.legacy) committed = { ...committed, legacy: this.#legacyNote(indices) };
+    const legacy = this.#legacyOf(committed.legacy);
     const to = reachable(indices, committed.mark);
     let sealed = 0;
     if (to) {
@@ -143,7 +163,7 @@ export class SealerJob {
             const hits = await this.#read(index, shard, from, last);
             const next = hits.length ? (hits.at(-1) as Hit)._seq_no + 1 : last + 1;
             const position = advance(mark, index, shard, next);
-            sealed += await this.#seal(index.gen, shard, hits, position);
+            sealed += await this.#seal(index.gen, shard, hits, position, legacy);
             if (this.#appended.size > APPENDED_MEMORY) {
               await client.indices.refresh({ index: INTEGRITY_INDEX });
               this.#appended.clear();
@@ -172,7 +192,7 @@ export class SealerJob {
   }
 
   /** Appends a page of one shard's events to their tenants' logs; returns how many it appended. */
-  async #seal(gen: number, shard: number, hits: Hit[], position: Position): Promise<number> {
+  async #seal(gen: number, shard: number, hits: Hit[], position: Position, legacy: Legacy): Promise<number> {
     const { client } = this.#deps;
     const byTenant = new Map<string, Leaf[]>();
     for (const hit of hits) {
@@ -180,11 +200,20 @@ export class SealerJob {
       // A document without a tenant is nobody's evidence (and no reader shows it).
       if (!stored.tenant) continue;
       const leaves = byTenant.get(stored.tenant) ?? [];
+      const data = leafData(stored.tenant, stored.event);
+      const seal = storedSeal(hit._source);
+      const old = hit._seq_no < (legacy.get(gen)?.[shard] ?? 0);
       leaves.push({
         id: stored.event.id,
         time: stored.event.timestamp,
-        data: leafData(stored.tenant, stored.event),
+        data,
         seq: hit._seq_no,
+        refusal:
+          sealHolds(this.#sealKey, data, seal) || (old && seal === undefined)
+            ? null
+            : seal === undefined
+              ? "no_seal"
+              : "bad_seal",
       });
       byTenant.set(stored.tenant, leaves);
     }
@@ -205,14 +234,16 @@ export class SealerJob {
       const leaves: Leaf[] = [];
       for (const l of candidates) {
         const key = `${tenant}\u0000${l.id}`;
-        if (!leafAlready.has(key)) {
+        const refusal = l.refusal ?? (leafAlready.has(key) ? "duplicate_id" : null);
+        if (!refusal) {
           leafAlready.add(key);
           this.#appended.add(key);
           leaves.push(l);
           continue;
         }
-        // Events are only ever created (ids are unique per tenant): an id seen again was
-        // re-indexed or copied around the API. It is not evidence; it is kept for verifications.
+        // Not written by ingest (no seal, or one that does not hold: written or changed around the
+        // API), or an id seen again (events are only ever created: re-indexed or copied around
+        // the API). Not evidence; kept for verifications to name.
         const at = { gen, shard, seq: l.seq };
         chunks.push({
           id: refusedId(tenant, at),
@@ -221,12 +252,12 @@ export class SealerJob {
             scaivault: { tenant },
             ids: [l.id],
             at: isoMicros(this.#now()),
-            data: { reason: "duplicate_id", position: at, time: l.time },
+            data: { reason: refusal, position: at, time: l.time },
           },
         });
         this.#deps.log.warn(
-          { tenant, event_id: l.id, position: at },
-          "an event id already in the tenant's log was stored again around the API: not sealed",
+          { tenant, event_id: l.id, position: at, reason: refusal },
+          "an event not written by this service's ingest (or stored again) was not sealed",
         );
       }
       if (leaves.length === 0) {
@@ -372,29 +403,61 @@ export class SealerJob {
     await this.afterStep?.(step);
   }
 
-  async #watermark(): Promise<{ mark: Position | null; seqNo?: number; primaryTerm?: number }> {
+  async #watermark(): Promise<Watermark> {
     const res = await this.#deps.client
       .get({ index: INTEGRITY_INDEX, id: SEALER_WATERMARK_ID })
       .catch((err) => (statusOf(err) === 404 ? null : Promise.reject(err)));
-    if (!res) return { mark: null };
-    const mark = (res.body._source as { data?: { mark?: Position } }).data?.mark ?? null;
-    return { mark, seqNo: res.body._seq_no as number, primaryTerm: res.body._primary_term as number };
+    if (!res) return { mark: null, legacy: null };
+    const data = (res.body._source as { data?: { mark?: Position; legacy?: string } }).data;
+    return {
+      mark: data?.mark ?? null,
+      legacy: typeof data?.legacy === "string" ? data.legacy : null,
+      seqNo: res.body._seq_no as number,
+      primaryTerm: res.body._primary_term as number,
+    };
   }
 
-  async #commit(
-    committed: { mark: Position | null; seqNo?: number; primaryTerm?: number },
-    mark: Position,
-  ): Promise<{ mark: Position; seqNo: number; primaryTerm: number }> {
+  /** The legacy mark's signed note, made from the store's progress when the first run starts. */
+  #legacyNote(indices: BackingIndex[]): string {
+    const mark = Object.fromEntries(indices.map((i) => [i.gen, i.shards.map((s) => s.max + 1)]));
+    return signNote(`${this.#deps.origin}\nlegacy before ${JSON.stringify(mark)}\n`, [this.#deps.signer]);
+  }
+
+  /** The legacy mark, if its note verifies (else nothing is legacy: every event needs its seal). */
+  #legacyOf(note: string | null): Legacy {
+    if (!note) return new Map();
+    try {
+      const { text } = openNote(note, [this.#deps.signer, ...(this.#deps.retired ?? [])]);
+      const m = /^[^\n]+\nlegacy before (\{.*\})\n$/.exec(text);
+      const parsed = m ? (JSON.parse(m[1] as string) as Record<string, number[]>) : {};
+      return new Map(Object.entries(parsed).map(([gen, seq]) => [Number(gen), seq]));
+    } catch (err) {
+      if (!(err instanceof NoteError)) throw err;
+      this.#deps.log.error("the sealer's legacy mark does not verify: every event now needs its ingest seal");
+      return new Map();
+    }
+  }
+
+  async #commit(committed: Watermark, mark: Position): Promise<Watermark> {
     const res = await this.#deps.client.index({
       index: INTEGRITY_INDEX,
       id: SEALER_WATERMARK_ID,
-      body: { kind: "watermark", at: isoMicros(this.#now()), data: { mark } } as never,
+      body: {
+        kind: "watermark",
+        at: isoMicros(this.#now()),
+        data: { mark, ...(committed.legacy ? { legacy: committed.legacy } : {}) },
+      } as never,
       ...(committed.seqNo !== undefined
         ? { if_seq_no: committed.seqNo, if_primary_term: committed.primaryTerm as number }
         : { op_type: "create" as const }),
     });
     await this.#after("watermark");
-    return { mark, seqNo: res.body._seq_no as number, primaryTerm: res.body._primary_term as number };
+    return {
+      mark,
+      legacy: committed.legacy,
+      seqNo: res.body._seq_no as number,
+      primaryTerm: res.body._primary_term as number,
+    };
   }
 
   #lease(): Promise<boolean> {
@@ -402,6 +465,14 @@ export class SealerJob {
     const until = new Date(now.getTime() + Math.max(this.#deps.intervalMs * 2, 10_000));
     return takeLease(this.#deps.client, { index: TENANTS_INDEX, id: SEALER_LEASE_ID }, this.id, now, until);
   }
+}
+
+interface Watermark {
+  mark: Position | null;
+  /** The signed legacy mark (see Legacy). */
+  legacy: string | null;
+  seqNo?: number;
+  primaryTerm?: number;
 }
 
 /** `mark` with one shard of `index` moved to `next` (a new index starts every shard at 0). */

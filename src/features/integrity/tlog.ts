@@ -243,3 +243,75 @@ export function verifyConsistency(
   }
   return sn === 0 && fr.equals(fromRoot) && sr.equals(toRoot);
 }
+
+/**
+ * Leaf indexes as sorted, disjoint [lo, hi) intervals: which leaves a multi-proof is for (an export's
+ * records, often a few long runs).
+ */
+export type LeafSet = [number, number][];
+
+/** Whether any leaf of `set` lies in [lo, hi). */
+function touches(set: LeafSet, lo: number, hi: number): boolean {
+  // The first interval ending after lo (binary search), then whether it starts before hi.
+  let a = 0;
+  let b = set.length;
+  while (a < b) {
+    const mid = (a + b) >> 1;
+    if ((set[mid] as [number, number])[1] <= lo) a = mid + 1;
+    else b = mid;
+  }
+  const next = set[a];
+  return next !== undefined && next[0] < hi;
+}
+
+/** Subtrees [lo, hi) with no leaf of `set`, left to right: whose hashes a multi-proof holds. */
+function multiRanges(set: LeafSet, lo: number, hi: number, out: [number, number][] = []): [number, number][] {
+  if (!touches(set, lo, hi)) out.push([lo, hi]);
+  else if (hi - lo > 1) {
+    const { k } = split(hi - lo);
+    multiRanges(set, lo, lo + k, out);
+    multiRanges(set, lo + k, hi, out);
+  }
+  return out;
+}
+
+/**
+ * A multi-proof for many leaves of a tree of `n` at once: the hashes of the largest subtrees that
+ * hold none of them, left to right. With those and the leaves' own hashes the root is recomputed
+ * (`multiRoot`); for one contiguous run of leaves it is at most about 2·log2(n) hashes.
+ */
+export async function multiProof(n: number, set: LeafSet, read: HashReader): Promise<Hash[]> {
+  if (set.length === 0 || (set[0] as [number, number])[0] < 0 || (set.at(-1) as [number, number])[1] > n)
+    throw new RangeError(`leaves outside a tree of ${n}`);
+  return hashesOf(multiRanges(set, 0, n), read);
+}
+
+/** The root recomputed from the leaves of `set` (`leaf(i)` gives leaf i's hash) and a multi-proof. */
+export function multiRoot(n: number, set: LeafSet, leaf: (i: number) => Hash, proof: Hash[]): Hash {
+  let used = 0;
+  const mth = (lo: number, hi: number): Hash => {
+    if (!touches(set, lo, hi)) {
+      const h = proof[used++];
+      if (!h) throw new RangeError("the multi-proof is too short");
+      return h;
+    }
+    if (hi - lo === 1) return leaf(lo);
+    const { k } = split(hi - lo);
+    return nodeHash(mth(lo, lo + k), mth(lo + k, hi));
+  };
+  const root = n === 0 ? EMPTY_ROOT : mth(0, n);
+  if (used !== proof.length) throw new RangeError("the multi-proof is too long");
+  return root;
+}
+
+/** Leaf indexes (any order, no repeats) as a LeafSet. */
+export function leafSet(indexes: Iterable<number>): LeafSet {
+  const sorted = [...indexes].sort((a, b) => a - b);
+  const out: LeafSet = [];
+  for (const i of sorted) {
+    const last = out.at(-1);
+    if (last && last[1] === i) last[1] = i + 1;
+    else out.push([i, i + 1]);
+  }
+  return out;
+}
