@@ -4,12 +4,16 @@
  * documents and ids the API would write), for demos and benchmarks. Uses OPENSEARCH_URL, else the
  * local node (`npm start` or `npm run opensearch -- start` must be running).
  */
+import { existsSync, readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import type { Client } from "@opensearch-project/opensearch";
 import { loadDevConfigOrExit } from "../dev/config.ts";
 import { normalize } from "../src/events/event.mapping.ts";
 import type { IngestEvent } from "../src/events/event.schema.ts";
+import type { SealKey } from "../src/events/leaf.ts";
 import { bulkBody } from "../src/features/ingest/ingest.bulk.ts";
+import { sealKeyOf } from "../src/features/integrity/integrity.keys.ts";
+import { parseSignerKey } from "../src/features/integrity/note.ts";
 import { bootstrap, loadAssets } from "../src/opensearch/bootstrap.ts";
 import { createOpenSearchClient } from "../src/opensearch/client.ts";
 import { AUDIT_STREAM } from "../src/opensearch/names.ts";
@@ -38,6 +42,8 @@ export async function seed(
     end?: Date;
     chunk?: number;
     concurrency?: number;
+    /** Seal each event as ingest does, so the service's sealer appends it to the tenant's log. */
+    seal?: SealKey;
   },
   onProgress: (written: number) => void = () => {},
 ): Promise<{ written: number; tenants: string[] }> {
@@ -63,7 +69,9 @@ export async function seed(
           { length: n },
           () => normalize(stream.next().value as IngestEvent, () => "unused").event,
         );
-        const res = await client.bulk({ body: bulkBody(AUDIT_STREAM, tenant, events, ingested) as never });
+        const res = await client.bulk({
+          body: bulkBody(AUDIT_STREAM, tenant, events, ingested, opts.seal) as never,
+        });
         const failed = (res.body.items as { create?: { status: number; error?: unknown } }[]).filter(
           (i) => (i.create?.status ?? 500) >= 300 && i.create?.status !== 409,
         );
@@ -112,12 +120,22 @@ if (import.meta.main) {
     tlsVerify: env.OPENSEARCH_TLS_VERIFY !== "false",
   });
   await bootstrap(client, await loadAssets());
+  // Sealed with the service's key when there is one (the key `npm start` uses), as ingest seals.
+  const keyFile = env.INTEGRITY_SIGNING_KEY_FILE ?? dev.devSigningKeyFile;
+  const seal =
+    keyFile && existsSync(keyFile) ? sealKeyOf(parseSignerKey(readFileSync(keyFile, "utf8"))) : undefined;
   const began = performance.now();
   const events = num("events", 1);
   let last = 0;
   const result = await seed(
     client,
-    { events, tenants: num("tenants", 1), days: num("days", 1), seed: num("seed", 0) },
+    {
+      events,
+      tenants: num("tenants", 1),
+      days: num("days", 1),
+      seed: num("seed", 0),
+      ...(seal ? { seal } : {}),
+    },
     (written) => {
       if (written - last >= 100_000 || written === events) {
         last = written;

@@ -92,7 +92,20 @@ export async function runService(env: NodeJS.ProcessEnv, hooks: ServiceHooks = {
       sealer?.start();
       if (config.exports.worker)
         exportThread = startExportThread(
-          { logLevel: config.logLevel, opensearch: config.opensearch, exports: config.exports },
+          new URL("./export-thread.ts", import.meta.url),
+          {
+            logLevel: config.logLevel,
+            opensearch: config.opensearch,
+            exports: config.exports,
+            ...(config.integrity.signingKeyFile
+              ? {
+                  integrity: {
+                    signingKeyFile: config.integrity.signingKeyFile,
+                    origin: config.integrity.origin,
+                  },
+                }
+              : {}),
+          },
           log,
           (outcome) => metrics.exportsFinished.inc({ outcome }),
         );

@@ -5,9 +5,18 @@
  * as /logs returns them (RFC 8785 by the `canonicalize` package). The sealer seals each event once,
  * also when it crashes between any two of its steps; a tenant's proofs never reach another's log.
  */
+import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
+import { cp, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { promisify } from "node:util";
+import { gunzipSync } from "node:zlib";
 import canonicalize from "canonicalize";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { fileSecrets } from "../../src/destinations/credentials.ts";
+import { ExportWorker } from "../../src/features/exports/exports.worker.ts";
+import { exportProofs } from "../../src/features/integrity/integrity.exports.ts";
 import { sealKeyOf } from "../../src/features/integrity/integrity.keys.ts";
 import { writeReceipt } from "../../src/features/integrity/integrity.receipts.ts";
 import {
@@ -19,12 +28,14 @@ import {
 import { SEALER_LEASE_ID, SealerJob, type SealerStep } from "../../src/features/integrity/sealer.job.ts";
 import { Purger } from "../../src/features/retention/retention.purge.ts";
 import { createLogger } from "../../src/logger.ts";
-import { loadAssets } from "../../src/opensearch/bootstrap.ts";
+import { loadAssets, PROJECT_ROOT } from "../../src/opensearch/bootstrap.ts";
 import { AUDIT_STREAM, INTEGRITY_INDEX, TENANTS_INDEX } from "../../src/opensearch/names.ts";
 import { ingestAs, json, testApp, tokenFor } from "../support/app.ts";
+import { type Destinations, startDestinations } from "../support/destinations.ts";
 import { event, newTenant } from "../support/events.ts";
 import { b64, type Oracle, startOracle } from "../support/tlog-oracle.ts";
 
+const run = promisify(execFile);
 const signer = parseSignerKey(generateSignerKey("scaivault.test/audit"));
 const ORIGIN = "scaivault.test/audit";
 const harness = testApp(inject("opensearchUrl"), {
@@ -761,5 +772,247 @@ describe("tampering directly in OpenSearch, bypassing the API", () => {
       damage: expect.stringContaining("does not verify"),
       checkpoint: null,
     });
+  });
+});
+
+describe("exports carry their proof, checked offline with the verifier key alone", () => {
+  const exporter = newTenant("integrity-export");
+  let stores: Destinations;
+  let worker: ExportWorker;
+  let exportToken = "";
+  let exportApp: ReturnType<typeof testApp>["app"];
+  const folders: string[] = [];
+
+  /** 700 events over four actions: a `read` filter picks every fourth leaf (a scattered set). */
+  const fixture = Array.from({ length: 700 }, (_, i) =>
+    event({
+      id: `x-${i}`,
+      action: ["read", "write", "delete", "rotate"][i % 4],
+      // In ingest order: the export's order (by time) is then the log's.
+      timestamp: new Date(Date.UTC(2026, 9, 1, 10) + i * 1000).toISOString().replace("Z", "000Z"),
+      context: { n: i, note: i % 50 === 0 ? "ünïcödé \u2028 😀" : "plain" },
+    }),
+  );
+
+  beforeAll(async () => {
+    stores = await startDestinations();
+    await stores.grant([exporter]);
+    exportToken = await tokenFor(exporter, "audit:export");
+    tokens[exporter] = await tokenFor(exporter, "audit:read");
+    const exportHarness = testApp(inject("opensearchUrl"), {
+      endpointAllowlist: stores.allowlist,
+      integrity: { active: signer, retired: [], origin: ORIGIN, seal: sealKeyOf(signer) },
+    });
+    await ingestAs(exportHarness, exporter, fixture);
+    await leaseRunsOut();
+    await sealAll();
+    worker = new ExportWorker({
+      client,
+      log,
+      secrets: fileSecrets(stores.secretsFile),
+      settings: {
+        concurrency: 1,
+        pollIntervalMs: 100,
+        leaseMs: 5000,
+        maxAttempts: 3,
+        pageSize: 200,
+        pitKeepAlive: "2m",
+        endpointAllowlist: stores.allowlist,
+      },
+      attest: exportProofs(client, signer, ORIGIN),
+    });
+    worker.start();
+    exportApp = exportHarness.app;
+  }, 240_000);
+
+  afterAll(async () => {
+    await worker?.stop();
+    await stores?.stop();
+    for (const f of folders) await rm(f, { recursive: true, force: true });
+  });
+
+  /** Runs an export to S3 and downloads it into a folder of its own, as an auditor would. */
+  async function exported(body: Record<string, unknown>, prefix: string) {
+    const res = await exportApp.request("/v1/audit/exports", {
+      method: "POST",
+      headers: { Authorization: `Bearer ${exportToken}`, "Content-Type": "application/json" },
+      body: JSON.stringify({ ...body, destination: stores.destination("s3", prefix) }),
+    });
+    expect(res.status).toBe(202);
+    const { export_id } = await json(res);
+    let job: any;
+    for (let i = 0; i < 600; i++) {
+      job = await json(
+        await exportApp.request(`/v1/audit/exports/${export_id}`, {
+          headers: { Authorization: `Bearer ${exportToken}` },
+        }),
+      );
+      if (["completed", "failed", "cancelled"].includes(job.status)) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(job.status, JSON.stringify(job.error)).toBe("completed");
+    const folder = await mkdtemp(path.join(tmpdir(), "scaivault-export-"));
+    folders.push(folder);
+    for (const [name, bytes] of await stores.read("s3", prefix))
+      await writeFile(path.join(folder, name), bytes);
+    return { folder, manifest: job.manifest };
+  }
+
+  const verifyCli = async (target: string, keys = [verifier]) => {
+    const args = ["scripts/verify.ts", target, ...keys.flatMap((k) => ["--key", k])];
+    return run(process.execPath, args, { cwd: PROJECT_ROOT }).then(
+      (r) => ({ code: 0, out: r.stdout }),
+      (e: { code: number; stdout: string }) => ({ code: e.code, out: e.stdout }),
+    );
+  };
+
+  /** A copy of an export's folder to tamper with. */
+  async function copyOf(folder: string) {
+    const copy = await mkdtemp(path.join(tmpdir(), "scaivault-tampered-"));
+    folders.push(copy);
+    await cp(folder, copy, { recursive: true });
+    return copy;
+  }
+
+  it("a JSON lines export verifies offline: signed manifest, files, every record against the signed checkpoint", async () => {
+    const { folder, manifest } = await exported(
+      { format: "jsonl", compression: "gzip", max_file_records: 300 },
+      "proof-all/",
+    );
+    expect(manifest.files).toHaveLength(3);
+    expect(manifest.integrity).toMatchObject({ tenant: exporter, log: `${ORIGIN}/${exporter}`, unproven: 0 });
+    // One run of leaves per file here (the export's order is the store's): the proof is a handful of hashes.
+    expect(manifest.integrity.proof.length).toBeLessThanOrEqual(2 * 10);
+    // The checkpoint and the manifest's signature open in Go with the published key.
+    for (const note of [manifest.integrity.checkpoint.note, manifest.signature]) {
+      const opened = await oracle.ask({ op: "note", note, keys: [verifier] });
+      expect(opened.ok, opened.error).toBe(true);
+    }
+    const cpText = await oracle.ask({
+      op: "note",
+      note: manifest.integrity.checkpoint.note,
+      keys: [verifier],
+    });
+    expect(cpText.text).toBe(
+      `${ORIGIN}/${exporter}\n${manifest.integrity.checkpoint.size}\n${manifest.integrity.checkpoint.root_hash}\n`,
+    );
+    const ok = await verifyCli(folder);
+    expect(ok.code, ok.out).toBe(0);
+    expect(ok.out).toContain("700 records proven");
+    expect(ok.out).toContain("the export verifies");
+    // The manifest alone names the same export.
+    expect((await verifyCli(path.join(folder, "manifest.json"))).code).toBe(0);
+    // Each record's leaf in the manifest is its leaf in the log (Go checks one proof per file through the API).
+    const [first] = String(gunzipSync(await readFile(path.join(folder, "part-00000.jsonl.gz")))).split("\n");
+    const e = JSON.parse(first as string);
+    const proof = await get(
+      `/v1/audit/integrity/proofs/inclusion?event_id=${e.id}&size=${manifest.integrity.checkpoint.size}`,
+      exporter,
+    );
+    expect(proof.body.leaf_index).toBe(manifest.files[0].leaves[0][0]);
+    expect(proof.body.leaf_hash).toBe(b64(leafHashOf(exporter, e)));
+  });
+
+  it("a filtered export (scattered leaves) verifies too; its proof stays small", async () => {
+    const { folder, manifest } = await exported(
+      { format: "jsonl", filters: { action: "read" } },
+      "proof-read/",
+    );
+    expect(manifest.total_records).toBe(175);
+    expect(manifest.integrity.unproven).toBe(0);
+    const ok = await verifyCli(folder);
+    expect(ok.code, ok.out).toBe(0);
+    expect(ok.out).toContain("175 records proven");
+    // Every fourth leaf: two hashes per record (its neighbour, and the pair beside them), against
+    // about log2(size) for each record's own inclusion proof.
+    const size = manifest.integrity.checkpoint.size;
+    expect(manifest.integrity.proof.length).toBeLessThanOrEqual(
+      2 * manifest.total_records + 2 * Math.log2(size),
+    );
+    expect(manifest.integrity.proof.length).toBeLessThan(
+      manifest.total_records * Math.floor(Math.log2(size)),
+    );
+  });
+
+  it("the verifier fails a changed record, a re-hashed file, a dropped record, a changed proof, an unsigned manifest and another key", async () => {
+    const { folder, manifest } = await exported({ format: "jsonl", max_file_records: 400 }, "proof-tamper/");
+    const part = path.join(folder, "part-00000.jsonl");
+    const lines = (await readFile(part, "utf8")).split("\n");
+    const changed = lines.map((l, i) => (i === 5 ? l.replace(/"action":"\w+"/, '"action":"purge"') : l));
+    expect(changed[5]).not.toBe(lines[5]);
+    const write = async (dir: string, text: string, patch?: (m: any) => void) => {
+      await writeFile(path.join(dir, "part-00000.jsonl"), text);
+      const m = structuredClone(manifest);
+      patch?.(m);
+      await writeFile(path.join(dir, "manifest.json"), JSON.stringify(m, null, 2));
+    };
+    const rehash = (text: string) => (m: any) => {
+      m.files[0].bytes = Buffer.byteLength(text);
+      m.files[0].sha256 = createHash("sha256").update(text).digest("hex");
+    };
+    const fails = async (dir: string, subject: string, keys = [verifier]) => {
+      const r = await verifyCli(dir, keys);
+      expect(r.code, r.out).toBe(1);
+      expect(r.out).toMatch(new RegExp(`FAIL ${subject}`));
+      return r.out;
+    };
+
+    // A record changed: the file's SHA-256 names the file.
+    const a = await copyOf(folder);
+    await write(a, changed.join("\n"));
+    await fails(a, "part-00000.jsonl");
+    // Also the manifest re-hashed to match: its signature no longer holds, nor do the records.
+    const b = await copyOf(folder);
+    await write(b, changed.join("\n"), rehash(changed.join("\n")));
+    await fails(b, "manifest");
+    await fails(b, "records");
+    // A record dropped (manifest re-hashed): its count and leaf runs no longer add up.
+    const c = await copyOf(folder);
+    const dropped = lines.filter((_, i) => i !== 7).join("\n");
+    await write(c, dropped, rehash(dropped));
+    await fails(c, "part-00000.jsonl");
+    // The proof changed (here it is empty: the export holds the whole log; a hash added): the
+    // records do not hash up to the signed root.
+    const d = await copyOf(folder);
+    await write(d, lines.join("\n"), (m) => {
+      m.integrity.proof.push(Buffer.alloc(32, 1).toString("base64"));
+    });
+    await fails(d, "records");
+    // Unsigned.
+    const e = await copyOf(folder);
+    await write(e, lines.join("\n"), (m) => {
+      delete m.signature;
+    });
+    expect(await fails(e, "manifest")).toContain("not signed");
+    // Another key: neither the manifest nor the checkpoint opens.
+    const stranger = verifierKey(parseSignerKey(generateSignerKey("scaivault.test/audit")));
+    await fails(folder, "checkpoint", [stranger]);
+    // Bad usage is exit code 2.
+    expect((await verifyCli(folder, [])).code).toBe(2);
+    expect((await verifyCli(path.join(folder, "nope"), [verifier])).code).toBe(2);
+  });
+
+  it("an export made before an event is changed in the cluster still verifies; a verification names the change", async () => {
+    const { folder } = await exported({ format: "jsonl" }, "proof-before/");
+    await client.updateByQuery({
+      index: AUDIT_STREAM,
+      refresh: true,
+      body: {
+        query: {
+          bool: { filter: [{ term: { "scaivault.tenant": exporter } }, { term: { "event.id": "x-42" } }] },
+        },
+        script: { source: "ctx._source.scaivault.path = 'prod/rewritten'" },
+      } as never,
+    });
+    expect((await verifyCli(folder)).code).toBe(0);
+    expect(await verification({}, exporter)).toMatchObject({ modified: ["x-42"], verified: 699 });
+  });
+
+  it("a CSV export is signed (its cells are not the API form: no record proofs)", async () => {
+    const { folder, manifest } = await exported({ format: "csv" }, "proof-csv/");
+    expect(manifest.integrity).toBeUndefined();
+    expect(typeof manifest.signature).toBe("string");
+    const ok = await verifyCli(folder);
+    expect(ok.code, ok.out).toBe(0);
   });
 });

@@ -45,9 +45,9 @@ describe("layers", () => {
     }
   });
 
-  it("only app.ts and main.ts wire features; config, http, filters, events and the rest import none", () => {
+  it("only app.ts, main.ts and export-thread.ts wire features; config, http, filters, events and the rest import none", () => {
     for (const f of src.filter(
-      (x) => !rel(x).startsWith("src/features/") && !/^src\/(app|main)\.ts$/.test(rel(x)),
+      (x) => !rel(x).startsWith("src/features/") && !/^src\/(app|main|export-thread)\.ts$/.test(rel(x)),
     ))
       for (const i of imports(f)) expect(i.startsWith("src/features/"), `${rel(f)} imports ${i}`).toBe(false);
   });

@@ -15,6 +15,7 @@ import { PassThrough, Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { createGzip } from "node:zlib";
 import type { Client } from "@opensearch-project/opensearch";
+import canonicalize from "canonicalize";
 import type { Store } from "../../destinations/object-store.ts";
 import type { SortKey } from "../../events/event.mapping.ts";
 import { readDocument, type StoredEvent } from "../../events/event.mapping.ts";
@@ -26,6 +27,51 @@ import { CONTENT_TYPES, fileExtension, fileHeader, formatEvents } from "./export
 import type { Checkpoint } from "./exports.jobs.ts";
 import { snapshotCount, snapshotPage } from "./exports.query.ts";
 import type { CreateExport, Manifest, ManifestFile } from "./exports.schema.ts";
+
+/**
+ * The tamper-evident log's part of an export (features/integrity implements it; the composition
+ * root hands it over): records' leaf indexes, the checkpoint and multi-proof covering them, and the
+ * manifest's signature. `until` is when to stop waiting for the sealer (epoch ms).
+ */
+export interface Attestor {
+  leaves(tenant: string, ids: string[], until: number, signal: AbortSignal): Promise<(number | null)[]>;
+  prove(
+    tenant: string,
+    set: [number, number][],
+    until: number,
+    signal: AbortSignal,
+  ): Promise<{ log: string; checkpoint: { size: number; root_hash: string; note: string }; proof: string[] }>;
+  sign(tenant: string, sha256: string): string;
+}
+
+/** How long an export waits for the sealer to append (and a checkpoint to cover) its newest records. */
+const ATTEST_WAIT_MS = 30_000;
+
+/** A file's records in order as runs of consecutive leaf indexes: [first leaf | null (no leaf), count]. */
+export type LeafRuns = [number | null, number][];
+
+function addRuns(runs: LeafRuns, indexes: (number | null)[]): void {
+  for (const i of indexes) {
+    const last = runs.at(-1);
+    if (last && (last[0] === null ? i === null : i !== null && last[0] + last[1] === i)) last[1]++;
+    else runs.push([i, 1]);
+  }
+}
+
+/** The leaves of all runs as sorted, disjoint intervals (the multi-proof's leaf set). */
+export function leafIntervals(runs: LeafRuns): [number, number][] {
+  const spans = runs
+    .filter((r): r is [number, number] => r[0] !== null)
+    .map(([first, n]) => [first, first + n] as [number, number])
+    .sort((a, b) => a[0] - b[0]);
+  const out: [number, number][] = [];
+  for (const [lo, hi] of spans) {
+    const last = out.at(-1);
+    if (last && lo <= last[1]) last[1] = Math.max(last[1], hi);
+    else out.push([lo, hi]);
+  }
+  return out;
+}
 
 export interface RunOptions {
   client: Client;
@@ -48,6 +94,8 @@ export interface RunOptions {
   progress(records: number): void;
   /** Called right before manifest.json is written; throws if the job may no longer complete. */
   beforeManifest(): Promise<void>;
+  /** Makes the export provable offline (none: the manifest carries no proof and no signature). */
+  attest?: Attestor;
 }
 
 interface Hit {
@@ -154,6 +202,26 @@ export function partKey(request: RunOptions["request"], index: number): string {
   return `${request.destination.prefix}part-${String(index).padStart(5, "0")}.${ext}`;
 }
 
+/** Adds the proof material (JSON lines) and the signature to a manifest. */
+async function attest(a: Attestor, o: RunOptions, manifest: Manifest): Promise<void> {
+  const runs = manifest.files.flatMap((f) => f.leaves ?? []);
+  const set = leafIntervals(runs);
+  if (set.length > 0) {
+    // Not covered by a checkpoint in time (the sealer lags or is down): a plain error, so the
+    // worker retries the job from its checkpoint, as after any transient failure.
+    const proven = await a.prove(o.tenant, set, Date.now() + ATTEST_WAIT_MS, o.signal);
+    manifest.integrity = {
+      tenant: o.tenant,
+      ...proven,
+      unproven: runs.reduce((n, [first, count]) => n + (first === null ? count : 0), 0),
+    };
+  }
+  const digest = createHash("sha256")
+    .update(canonicalize(manifest) as string)
+    .digest("hex");
+  manifest.signature = a.sign(o.tenant, digest);
+}
+
 export const manifestKey = (request: RunOptions["request"]): string =>
   `${request.destination.prefix}manifest.json`;
 
@@ -163,15 +231,28 @@ async function writeFile(
   reader: SnapshotReader,
   key: string,
   counted: { records: number },
+  leavesUntil: number,
 ): Promise<Omit<ManifestFile, "uri">> {
   const { format, compression, max_file_records: max } = o.request;
   let records = 0;
+  // Only JSON lines are the API form a verifier can re-hash (CSV cells are guarded, not verbatim).
+  const runs: LeafRuns | undefined = o.attest && format === "jsonl" ? [] : undefined;
   async function* chunks() {
     const header = fileHeader(format);
     if (header) yield Buffer.from(header);
     while (records < max) {
       const docs = await reader.take(Math.min(max - records, o.pageSize));
       if (docs.length === 0) return;
+      if (runs && o.attest)
+        addRuns(
+          runs,
+          await o.attest.leaves(
+            o.tenant,
+            docs.map((d) => d.event.id),
+            leavesUntil,
+            signal,
+          ),
+        );
       records += docs.length;
       counted.records += docs.length;
       o.progress(counted.records);
@@ -201,7 +282,7 @@ async function writeFile(
     o.store.put(key, body, { contentType: CONTENT_TYPES[format], signal }).catch(onFail),
   ]);
   if (failed.length > 0) throw o.signal.aborted ? o.signal.reason : failed[0];
-  return { records, ...measured.result() };
+  return { records, ...measured.result(), ...(runs ? { leaves: runs } : {}) };
 }
 
 /** Runs (or resumes) the export and returns its manifest, already written beside the files. */
@@ -233,12 +314,13 @@ export async function runExport(o: RunOptions): Promise<Manifest> {
     }
   };
 
+  const leavesUntil = Date.now() + ATTEST_WAIT_MS;
   const reader = new SnapshotReader(fetchPage, o.pageSize, cp.after);
   const counted = { records: cp.files.reduce((n, f) => n + f.records, 0) };
   o.progress(counted.records);
   while (await reader.hasMore()) {
     const key = partKey(o.request, cp.files.length);
-    const file = await writeFile(o, reader, key, counted);
+    const file = await writeFile(o, reader, key, counted, leavesUntil);
     cp = { ...cp, after: reader.position, files: [...cp.files, { uri: o.store.uri(key), ...file }] };
     await o.saveCheckpoint(cp, counted.records);
   }
@@ -257,6 +339,7 @@ export async function runExport(o: RunOptions): Promise<Manifest> {
     files: cp.files,
     total_records: total,
   };
+  if (o.attest) await attest(o.attest, o, manifest);
   await o.beforeManifest();
   await o.store.put(
     manifestKey(o.request),

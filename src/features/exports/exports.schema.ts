@@ -48,6 +48,13 @@ export const ManifestFileSchema = z
     records: z.number().int(),
     bytes: z.number().int().openapi({ description: "Size of the stored object (after compression)." }),
     sha256: z.string().openapi({ description: "Hex SHA-256 of the stored object's bytes." }),
+    leaves: z
+      .array(z.tuple([z.number().int().nullable(), z.number().int()]))
+      .optional()
+      .openapi({
+        description:
+          "JSON lines with integrity: the file's records in order as runs `[first leaf index, count]` of consecutive leaves of the tenant's log (`[null, count]`: records with no leaf, e.g. not sealed in time).",
+      }),
   })
   .openapi("ManifestFile");
 export type ManifestFile = z.infer<typeof ManifestFileSchema>;
@@ -60,6 +67,25 @@ export const ManifestSchema = z
     snapshot_at: z.string().openapi({ description: "When the point-in-time snapshot was taken." }),
     files: z.array(ManifestFileSchema),
     total_records: z.number().int(),
+    integrity: z
+      .object({
+        tenant: z.string(),
+        log: z.string().openapi({ description: "The log's name: the checkpoint's origin line." }),
+        checkpoint: z.object({ size: z.number().int(), root_hash: z.string(), note: z.string() }).openapi({
+          description: "The signed checkpoint every record with a leaf is proven against.",
+        }),
+        proof: z.array(z.string()).openapi({
+          description:
+            "Multi-proof: base64 hashes of the largest subtrees holding none of the records' leaves, left to right; with the records' leaf hashes they give the checkpoint's root.",
+        }),
+        unproven: z.number().int().openapi({ description: "Records without a leaf (see files[].leaves)." }),
+      })
+      .optional()
+      .openapi({ description: "Proof material (JSON lines exports, when the service seals events)." }),
+    signature: z.string().optional().openapi({
+      description:
+        "A signed note (checkpoint key) over `<log>`, `export manifest`, `sha256 <hex SHA-256 of the RFC 8785 JSON of this manifest without signature>`.",
+    }),
   })
   .openapi("Manifest");
 export type Manifest = z.infer<typeof ManifestSchema>;

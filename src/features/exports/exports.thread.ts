@@ -15,6 +15,8 @@ export interface ExportThreadData {
   logLevel: string;
   opensearch: Config["opensearch"] & { url: string };
   exports: Config["exports"];
+  /** The checkpoint signer's key file and the logs' origin: manifests get proofs and a signature. */
+  integrity?: { signingKeyFile: string; origin: string };
 }
 
 export type ThreadMessage = { type: "finished"; outcome: "completed" | "failed" | "cancelled" };
@@ -28,6 +30,8 @@ export interface ExportThread {
 
 /** Starts the thread and restarts it (after 5 s) if it dies; `stop` asks it to release its jobs and waits. */
 export function startExportThread(
+  /** The thread's entry module (the composition root's: src/export-thread.ts). */
+  entry: URL,
   data: ExportThreadData,
   log: Logger,
   onFinished: (outcome: "completed" | "failed" | "cancelled") => void,
@@ -37,7 +41,7 @@ export function startExportThread(
   let restart: NodeJS.Timeout | undefined;
 
   const spawn = () => {
-    const w = new Worker(new URL("./exports.thread-entry.ts", import.meta.url), {
+    const w = new Worker(entry, {
       workerData: data,
       resourceLimits: EXPORT_THREAD_LIMITS,
     });

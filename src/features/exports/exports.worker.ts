@@ -21,7 +21,7 @@ import { tenantScope } from "../../tenancy/retention.ts";
 import { ExportFailure } from "./exports.errors.ts";
 import { JobCancelled, type JobDoc, JobHandle, LeaseLost } from "./exports.jobs.ts";
 import { claimableJobs } from "./exports.query.ts";
-import { closeSnapshot, manifestKey, partKey, runExport } from "./exports.runner.ts";
+import { type Attestor, closeSnapshot, manifestKey, partKey, runExport } from "./exports.runner.ts";
 import type { Manifest } from "./exports.schema.ts";
 
 export interface WorkerDeps {
@@ -32,6 +32,8 @@ export interface WorkerDeps {
   now?: () => Date;
   /** Counts finished jobs by outcome (for /metrics). */
   finished?: (outcome: "completed" | "failed" | "cancelled") => void;
+  /** Makes manifests provable offline (the tamper-evident log's; none: no proof, no signature). */
+  attest?: Attestor;
 }
 
 /** Stops a job because this worker is shutting down: the lease is released for a quick resume. */
@@ -228,6 +230,7 @@ export class ExportWorker {
         run.records = n;
       },
       beforeManifest: beat,
+      ...(this.#deps.attest ? { attest: this.#deps.attest } : {}),
     });
   }
 
