@@ -14,6 +14,7 @@ import { promisify } from "node:util";
 import { gunzipSync } from "node:zlib";
 import canonicalize from "canonicalize";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { freePort } from "../../dev/local-cluster.ts";
 import { fileSecrets } from "../../src/destinations/credentials.ts";
 import { ExportWorker } from "../../src/features/exports/exports.worker.ts";
 import { exportProofs } from "../../src/features/integrity/integrity.exports.ts";
@@ -30,13 +31,15 @@ import { Purger } from "../../src/features/retention/retention.purge.ts";
 import { createLogger } from "../../src/logger.ts";
 import { loadAssets, PROJECT_ROOT } from "../../src/opensearch/bootstrap.ts";
 import { AUDIT_STREAM, INTEGRITY_INDEX, TENANTS_INDEX } from "../../src/opensearch/names.ts";
-import { ingestAs, json, testApp, tokenFor } from "../support/app.ts";
+import { ingestAs, json, TEST_SECRET, testApp, tokenFor } from "../support/app.ts";
 import { type Destinations, startDestinations } from "../support/destinations.ts";
 import { event, newTenant } from "../support/events.ts";
+import { startService, waitForStatus } from "../support/process.ts";
 import { b64, type Oracle, startOracle } from "../support/tlog-oracle.ts";
 
 const run = promisify(execFile);
-const signer = parseSignerKey(generateSignerKey("scaivault.test/audit"));
+const SIGNER_KEY = generateSignerKey("scaivault.test/audit");
+const signer = parseSignerKey(SIGNER_KEY);
 const ORIGIN = "scaivault.test/audit";
 const harness = testApp(inject("opensearchUrl"), {
   integrity: { active: signer, retired: [], origin: "scaivault.test/audit", seal: sealKeyOf(signer) },
@@ -47,6 +50,8 @@ const tenant = newTenant("integrity");
 const other = newTenant("integrity-other");
 const tokens: Record<string, string> = {};
 let oracle: Oracle;
+/** Temporary folders (downloaded exports, key files), removed at the end. */
+const folders: string[] = [];
 let verifier = "";
 
 const sealer = (pageSize = 40) =>
@@ -203,6 +208,7 @@ beforeAll(async () => {
   await ingestAs(harness, other, events("b", 50));
 });
 afterAll(async () => {
+  for (const f of folders) await rm(f, { recursive: true, force: true });
   oracle.close();
   await client.close();
 });
@@ -781,7 +787,6 @@ describe("exports carry their proof, checked offline with the verifier key alone
   let worker: ExportWorker;
   let exportToken = "";
   let exportApp: ReturnType<typeof testApp>["app"];
-  const folders: string[] = [];
 
   /** 700 events over four actions: a `read` filter picks every fourth leaf (a scattered set). */
   const fixture = Array.from({ length: 700 }, (_, i) =>
@@ -828,7 +833,6 @@ describe("exports carry their proof, checked offline with the verifier key alone
   afterAll(async () => {
     await worker?.stop();
     await stores?.stop();
-    for (const f of folders) await rm(f, { recursive: true, force: true });
   });
 
   /** Runs an export to S3 and downloads it into a folder of its own, as an auditor would. */
@@ -1014,5 +1018,131 @@ describe("exports carry their proof, checked offline with the verifier key alone
     expect(typeof manifest.signature).toBe("string");
     const ok = await verifyCli(folder);
     expect(ok.code, ok.out).toBe(0);
+  });
+});
+
+describe("two replicas ingesting while the sealer's replica is killed (SIGKILL) and restarted", () => {
+  const busy = newTenant("integrity-replicas");
+  const replicas: { port: number; svc: ReturnType<typeof startService> }[] = [];
+
+  const start = async (port: number, keyFile: string) => {
+    const svc = startService({
+      OPENSEARCH_URL: inject("opensearchUrl"),
+      AUDIT_JWT_SECRET: TEST_SECRET,
+      PORT: String(port),
+      INTEGRITY_SIGNING_KEY_FILE: keyFile,
+      AUDIT_LOG_ORIGIN: ORIGIN,
+      INTEGRITY_SEAL_INTERVAL_MS: "200",
+      INTEGRITY_CHECKPOINT_INTERVAL_MS: "1000",
+      // The export and retention tests own the job queue and the purge lease of the shared cluster.
+      EXPORT_WORKER: "false",
+      RETENTION_PURGE: "false",
+      SUMMARY_ROLLUP: "false",
+    });
+    await waitForStatus(`http://127.0.0.1:${port}/readyz`, 200, 60_000, svc.output);
+    return svc;
+  };
+
+  afterAll(async () => {
+    for (const r of replicas) r.svc.child.kill("SIGKILL");
+  });
+
+  it("seals every stored event exactly once, and every checkpoint is consistent with the one before", async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), "scaivault-key-"));
+    folders.push(dir);
+    const keyFile = path.join(dir, "signing-key");
+    await writeFile(keyFile, SIGNER_KEY, { mode: 0o600 });
+    await leaseRunsOut();
+    for (let i = 0; i < 2; i++) {
+      const port = await freePort();
+      replicas.push({ port, svc: await start(port, keyFile) });
+    }
+    const write = await tokenFor(busy, "audit:write");
+    tokens[busy] = await tokenFor(busy, "audit:read");
+    const post = async (replica: number, batch: number) => {
+      try {
+        const res = await fetch(`http://127.0.0.1:${replicas[replica]?.port}/v1/audit/events`, {
+          method: "POST",
+          headers: { Authorization: `Bearer ${write}`, "Content-Type": "application/json" },
+          body: JSON.stringify({ events: events(`k${batch}`, 50) }),
+        });
+        return res.status;
+      } catch {
+        return 0; // the replica died with the request in flight: nothing was acknowledged
+      }
+    };
+    // 40 batches of 50 through both replicas at once; replica 0 is killed after the 10th and 25th
+    // batch, requests in flight and all (whoever holds the sealer lease then), and restarted while
+    // ingest goes on through replica 1.
+    let accepted = 0;
+    let restarting: Promise<void> | null = null;
+    const sent: Promise<void>[] = [];
+    for (let batch = 0; batch < 40; batch++) {
+      if (batch === 10 || batch === 25) {
+        await restarting;
+        // The sealers are at work by now: a checkpoint covers some of what was accepted.
+        for (let i = 0; i < 100 && (await get("/v1/audit/integrity/checkpoint", busy)).status !== 200; i++)
+          await new Promise((r) => setTimeout(r, 100));
+        const victim = replicas[0] as (typeof replicas)[number];
+        victim.svc.child.kill("SIGKILL");
+        await new Promise((r) => victim.svc.child.once("exit", r));
+        restarting = start(victim.port, keyFile).then((svc) => {
+          victim.svc = svc;
+          restarting = null;
+        });
+      }
+      const target = restarting ? 1 : batch % 2;
+      sent.push(
+        post(target, batch).then(async (status) => {
+          // A batch refused by a dying replica is resent to the other: ingest is idempotent by id.
+          if (status !== 200) status = await post(1, batch);
+          expect(status).toBe(200);
+          accepted += 50;
+        }),
+      );
+      if (sent.length >= 4) await Promise.all(sent.splice(0, 2));
+      // Spread over a few seconds, so sealing runs alongside ingest.
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await Promise.all(sent);
+    await restarting;
+    expect(accepted).toBe(2000);
+    // The replicas seal on their own: wait for a checkpoint of everything.
+    let cp = { size: 0, root_hash: "", note: "" };
+    for (let i = 0; i < 300 && cp.size < 2000; i++) {
+      await new Promise((r) => setTimeout(r, 200));
+      const res = await get("/v1/audit/integrity/checkpoint", busy);
+      if (res.status === 200) cp = res.body;
+    }
+    expect(cp.size).toBe(2000);
+    await expectAllIncluded(busy);
+    // Every checkpoint signed along the way extends the one before it (Go checks each proof).
+    await client.indices.refresh({ index: INTEGRITY_INDEX });
+    const signed = await client.search({
+      index: INTEGRITY_INDEX,
+      body: {
+        query: {
+          bool: { filter: [{ term: { kind: "checkpoint" } }, { term: { "scaivault.tenant": busy } }] },
+        },
+        sort: [{ size: "asc" }],
+        size: 1000,
+        _source: ["data.size", "data.root"],
+      } as never,
+    });
+    const checkpoints = (
+      signed.body.hits.hits as unknown as { _source: { data: { size: number; root: string } } }[]
+    ).map((h) => ({ size: h._source.data.size, root_hash: h._source.data.root }));
+    expect(checkpoints.length).toBeGreaterThanOrEqual(2);
+    for (let i = 1; i < checkpoints.length; i++)
+      await expectConsistent(
+        busy,
+        checkpoints[i - 1] as (typeof checkpoints)[number],
+        checkpoints[i] as (typeof checkpoints)[number],
+      );
+    expect(await verification({}, busy)).toMatchObject({
+      verified: 2000,
+      unexpected_count: 0,
+      missing_count: 0,
+    });
   });
 });
