@@ -17,6 +17,7 @@ import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { mintToken } from "../../dev/token.ts";
 import { take } from "../../scripts/synthetic.ts";
+import { addRuns, type LeafRuns, leafIntervals } from "../../src/features/exports/exports.runner.ts";
 import { exportProofs } from "../../src/features/integrity/integrity.exports.ts";
 import { generateSignerKey, parseSignerKey } from "../../src/features/integrity/note.ts";
 import { SEALER_LEASE_ID, SealerJob } from "../../src/features/integrity/sealer.job.ts";
@@ -35,6 +36,8 @@ const ROUNDS = 3;
 const INTERVALS_MS = [10_000, 2_000];
 /** Records an export's proof material is measured over. */
 const PROOF_RECORDS = 200_000;
+/** The steady rate the lag is also measured at (events/s). */
+const PACED_RATE = 2_000;
 
 export async function integrity(ctx: BenchContext): Promise<PartResult> {
   const { env, client, tenant } = ctx;
@@ -43,11 +46,16 @@ export async function integrity(ctx: BenchContext): Promise<PartResult> {
   const keyFile = path.join(await mkdtemp(path.join(tmpdir(), "bench-integrity-")), "signing-key");
   await writeFile(keyFile, keyText, { mode: 0o600 });
 
-  // Sealing off first: the bench's own service, no key. Its events are then sealed (as events
-  // stored before the first sealer run) by the from-scratch run below.
+  // Sealing off first: a service without a key. Its events are then sealed (as events stored
+  // before the first sealer run) by the from-scratch run below; ones stored after it would be
+  // refused, so the two sides' rounds run in turn, each after a warm-up round and settled merges.
+  const offSvc = await env.anotherApi({ ...LIFTED_BUDGETS });
+  await settled(client);
+  await ingestRound(env.secret, offSvc.apiUrl, "bench-live-warm-off", 0, { events: 10_000 });
   const off: number[] = [];
   for (let r = 0; r < ROUNDS; r++)
-    off.push((await ingestRound(env.secret, env.apiUrl, "bench-live-off", r)).perSecond);
+    off.push((await ingestRound(env.secret, offSvc.apiUrl, "bench-live-off", r)).perSecond);
+  await offSvc.stop();
 
   // From scratch: the previous run's log and lease go.
   await client.deleteByQuery({
@@ -148,7 +156,8 @@ export async function integrity(ctx: BenchContext): Promise<PartResult> {
   const log = mb(INTEGRITY_INDEX);
 
   // Sealing on: a service with the key (ingest seals, its sealer appends and signs), per interval.
-  const live: { interval: number; perSecond: number[]; lags: number[] }[] = [];
+  const live: { interval: number; perSecond: number[]; lags: number[]; tenant: string; paced: number[] }[] =
+    [];
   for (const interval of INTERVALS_MS) {
     const svc = await env.anotherApi({
       ...LIFTED_BUDGETS,
@@ -158,35 +167,36 @@ export async function integrity(ctx: BenchContext): Promise<PartResult> {
     });
     const perSecond: number[] = [];
     const lags: number[] = [];
+    const on = `bench-live-on-${interval / 1000}s-${Date.now()}`;
+    await settled(client);
+    await ingestRound(env.secret, svc.apiUrl, `${on}-warm`, 0, { events: 10_000 });
     for (let r = 0; r < ROUNDS; r++) {
-      const round = await ingestRound(
-        env.secret,
-        svc.apiUrl,
-        `bench-live-on-${interval}-${Date.now()}`,
-        r,
-        true,
-      );
+      const round = await ingestRound(env.secret, svc.apiUrl, on, r, { lag: true });
       perSecond.push(round.perSecond);
       lags.push(...round.lags);
     }
+    // The same at a steady PACED_RATE events/s, below what the machine takes at full rate.
+    const paced = await ingestRound(env.secret, svc.apiUrl, `${on}-paced`, 0, {
+      lag: true,
+      rate: PACED_RATE,
+    });
     await svc.stop();
-    live.push({ interval, perSecond, lags });
+    live.push({ interval, perSecond, lags, tenant: on, paced: paced.lags });
   }
-  const onRate = median(live[0]?.perSecond ?? []);
   const offRate = median(off);
 
   // An export's proof material: the records of the busiest tenant's first PROOF_RECORDS events in
   // an export's order (by time), and the same tenant's `read` events only (a scattered set).
   const proofs = exportProofs(client, signer, "scaivault.bench/audit");
-  const material = async (filter: object[]) => {
-    const runs: [number | null, number][] = [];
+  const material = async (of: string, filter: object[]) => {
+    const runs: LeafRuns = [];
     let after: unknown[] | undefined;
     let records = 0;
     while (records < PROOF_RECORDS) {
       const page = await client.search({
         index: AUDIT_STREAM,
         body: {
-          query: { bool: { filter: [{ term: { "scaivault.tenant": tenant } }, ...filter] } },
+          query: { bool: { filter: [{ term: { "scaivault.tenant": of } }, ...filter] } },
           sort: [{ "@timestamp": "asc" }, { "event.id": "asc" }],
           size: 1000,
           _source: ["event.id"],
@@ -198,30 +208,13 @@ export async function integrity(ctx: BenchContext): Promise<PartResult> {
         sort: unknown[];
       }[];
       if (hits.length === 0) break;
-      for (const i of await proofs.leaves(
-        tenant,
-        hits.map((h) => h._source.event.id),
-        0,
-        AbortSignal.timeout(60_000),
-      )) {
-        const last = runs.at(-1);
-        if (last && (last[0] === null ? i === null : i !== null && last[0] + last[1] === i)) last[1]++;
-        else runs.push([i, 1]);
-      }
+      const ids = hits.map((h) => h._source.event.id);
+      addRuns(runs, await proofs.leaves(of, ids, 0, AbortSignal.timeout(60_000)));
       records += hits.length;
       after = hits.at(-1)?.sort;
     }
-    const spans = runs
-      .filter((r): r is [number, number] => r[0] !== null)
-      .map(([a, n]) => [a, a + n] as [number, number])
-      .sort((a, b) => a[0] - b[0]);
-    const set: [number, number][] = [];
-    for (const [lo, hi] of spans) {
-      const last = set.at(-1);
-      if (last && lo <= last[1]) last[1] = Math.max(last[1], hi);
-      else set.push([lo, hi]);
-    }
-    const proven = await proofs.prove(tenant, set, 0, AbortSignal.timeout(600_000));
+    const set = leafIntervals(runs);
+    const proven = await proofs.prove(of, set, 0, AbortSignal.timeout(600_000));
     const bytes = Buffer.byteLength(JSON.stringify({ leaves: runs, proof: proven.proof }));
     return {
       records,
@@ -231,9 +224,23 @@ export async function integrity(ctx: BenchContext): Promise<PartResult> {
       perMillion: (bytes / records) * 1e6,
     };
   };
-  const contiguous = await material([]);
-  const scattered = await material([{ term: { "event.action": "read" } }]);
+  const liveTenant = live[0]?.tenant as string;
+  const ingested = await material(liveTenant, []);
+  const ingestedRead = await material(liveTenant, [{ term: { "event.action": "read" } }]);
+  const seeded = await material(tenant, []);
   const kb = (b: number) => (b / 1024).toFixed(1);
+  const sized = (m: Awaited<ReturnType<typeof material>>) => [
+    m.records,
+    m.runs,
+    m.hashes,
+    kb(m.bytes),
+    kb(m.perMillion),
+  ];
+  const spread = (lags: number[]) => [
+    (percentile(lags, 50) / 1000).toFixed(2),
+    (percentile(lags, 95) / 1000).toFixed(2),
+    lags.length,
+  ];
 
   return {
     tables: [
@@ -267,32 +274,20 @@ export async function integrity(ctx: BenchContext): Promise<PartResult> {
       {
         title:
           "Integrity: sealing lag at full ingest, from the ingest acknowledgment to the first signed checkpoint covering the event (s)",
-        head: ["checkpoint interval", "p50", "p95", "events sampled"],
-        rows: live.map(({ interval, lags }) => [
-          `${interval / 1000} s`,
-          (percentile(lags, 50) / 1000).toFixed(2),
-          (percentile(lags, 95) / 1000).toFixed(2),
-          lags.length,
+        head: ["checkpoint interval, ingest", "p50", "p95", "events sampled"],
+        rows: live.flatMap(({ interval, lags, paced }) => [
+          [`${interval / 1000} s, full rate`, ...spread(lags)],
+          [`${interval / 1000} s, ${PACED_RATE.toLocaleString("en")} events/s`, ...spread(paced)],
         ]),
       },
       {
-        title: `Integrity: an export's proof material (tenant ${tenant}, its oldest records in an export's order)`,
-        head: ["records", "leaf runs", "proof hashes", "KB", "KB per million records"],
+        title:
+          "Integrity: an export's proof material (leaf runs and multi-proof as in the manifest; records in an export's order)",
+        head: ["export", "records", "leaf runs", "proof hashes", "KB", "KB per million records"],
         rows: [
-          [
-            `${contiguous.records} (all)`,
-            contiguous.runs,
-            contiguous.hashes,
-            kb(contiguous.bytes),
-            kb(contiguous.perMillion),
-          ],
-          [
-            `${scattered.records} (action=read)`,
-            scattered.runs,
-            scattered.hashes,
-            kb(scattered.bytes),
-            kb(scattered.perMillion),
-          ],
+          ["events ingested as they happen (the live rounds), all", ...sized(ingested)],
+          ["the same, action=read", ...sized(ingestedRead)],
+          [`seeded tenant ${tenant} (stored in random time order: worst case)`, ...sized(seeded)],
         ],
       },
       {
@@ -318,14 +313,17 @@ export async function integrity(ctx: BenchContext): Promise<PartResult> {
       proof: m.proof,
       event: m.event,
       ingest_off_per_s: off,
-      live: live.map(({ interval, perSecond, lags }) => ({
+      live: live.map(({ interval, perSecond, lags, paced }) => ({
         interval_ms: interval,
         per_s: perSecond,
         lag_p50_ms: percentile(lags, 50),
         lag_p95_ms: percentile(lags, 95),
         sampled: lags.length,
+        paced_rate: PACED_RATE,
+        paced_lag_p50_ms: percentile(paced, 50),
+        paced_lag_p95_ms: percentile(paced, 95),
       })),
-      proof_material: { contiguous, scattered },
+      proof_material: { ingested, ingested_read: ingestedRead, seeded },
     },
   };
 }
@@ -341,14 +339,16 @@ async function ingestRound(
   apiUrl: string,
   tenant: string,
   round: number,
-  lag = false,
+  opts: { lag?: boolean; rate?: number; events?: number } = {},
 ): Promise<{ perSecond: number; lags: number[] }> {
+  const lag = opts.lag ?? false;
   const write = await mintToken(secret, { sub: "service_account:bench", tenant, scope: "audit:write" });
   const read = await mintToken(secret, { sub: "user:bench", tenant, scope: "audit:read" });
-  const events = take(ROUND_EVENTS, { seed: 1000 + round, tenant, days: 1, end: new Date() }).map((e, i) => ({
-    ...e,
-    id: `${tenant}-${round}-${i}`,
-  }));
+  // A day per round, in time order: events arrive as they happen.
+  const end = new Date(Date.UTC(2026, 10, 1) + round * 86_400_000);
+  const events = take(opts.events ?? ROUND_EVENTS, { seed: 1000 + round, tenant, days: 1, end })
+    .sort((a, b) => String(a.timestamp).localeCompare(String(b.timestamp)))
+    .map((e, i) => ({ ...e, id: `${tenant}-${round}-${i}` }));
   const bodies: { first: string; body: string }[] = [];
   for (let i = 0; i < events.length; i += BATCH) {
     const batch = events.slice(i, i + BATCH);
@@ -370,7 +370,9 @@ async function ingestRound(
   })();
   const began = performance.now();
   await runConcurrently(
-    bodies.map((b) => async () => {
+    bodies.map((b, k) => async () => {
+      // Paced: request k leaves no earlier than its place in a steady stream of `rate` events/s.
+      if (opts.rate) await sleep(Math.max(0, began + (k * BATCH * 1000) / opts.rate - performance.now()));
       const res = await fetch(`${apiUrl}/v1/audit/events`, {
         method: "POST",
         body: b.body,
@@ -401,4 +403,13 @@ async function ingestRound(
     if (covered) lags.push(covered.at - at);
   }
   return { perSecond, lags };
+}
+
+/** Waits (up to a minute) until no merge runs: each side starts on a quiet cluster. */
+async function settled(client: BenchContext["client"]): Promise<void> {
+  for (let i = 0; i < 120; i++) {
+    const stats = await client.indices.stats({ metric: "merge" });
+    if ((stats.body._all?.total?.merges?.current ?? 0) === 0) return;
+    await sleep(500);
+  }
 }

@@ -50,7 +50,7 @@ const ATTEST_WAIT_MS = 30_000;
 /** A file's records in order as runs of consecutive leaf indexes: [first leaf | null (no leaf), count]. */
 export type LeafRuns = [number | null, number][];
 
-function addRuns(runs: LeafRuns, indexes: (number | null)[]): void {
+export function addRuns(runs: LeafRuns, indexes: (number | null)[]): void {
   for (const i of indexes) {
     const last = runs.at(-1);
     if (last && (last[0] === null ? i === null : i !== null && last[0] + last[1] === i)) last[1]++;

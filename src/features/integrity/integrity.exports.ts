@@ -10,13 +10,8 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { Client } from "@opensearch-project/opensearch";
 import { INTEGRITY_INDEX } from "../../opensearch/names.ts";
 import { searchAudit as search } from "../../opensearch/search.ts";
-import { LogDamaged, readState, storedHashReader } from "./integrity.log.ts";
-import {
-  CHUNK,
-  latestCheckpointSearch,
-  type StoredCheckpoint,
-  tenantLeavesWithIds,
-} from "./integrity.query.ts";
+import { LogDamaged, leafIndexes, readState, storedHashReader } from "./integrity.log.ts";
+import { latestCheckpointSearch, type StoredCheckpoint } from "./integrity.query.ts";
 import { type Signer, signNote } from "./note.ts";
 import { type LeafSet, multiProof, multiRoot, storedHashCount, storedHashIndex } from "./tlog.ts";
 
@@ -43,18 +38,7 @@ const POLL_MS = 500;
 export function exportProofs(client: Client, signer: Signer, origin: string): ExportProofs {
   /** Each id's leaf index in the committed log (null: no leaf yet). */
   async function lookup(tenant: string, ids: string[]): Promise<(number | null)[]> {
-    const size = (await readState(client, tenant)).size;
-    const res = (await search(
-      client,
-      tenantLeavesWithIds({ id: tenant, since: null }, ids),
-      INTEGRITY_INDEX,
-    )) as Hits<{ chunk: number; ids: string[] }>;
-    const at = new Map<string, number>();
-    for (const { _source } of res.hits.hits)
-      _source.ids.forEach((id, i) => {
-        const index = _source.chunk * CHUNK + i;
-        if (index < size) at.set(id, index);
-      });
+    const at = await leafIndexes(client, tenant, ids, (await readState(client, tenant)).size);
     return ids.map((id) => at.get(id) ?? null);
   }
 

@@ -7,7 +7,8 @@
 import type { Client } from "@opensearch-project/opensearch";
 import { statusOf } from "../../opensearch/errors.ts";
 import { INTEGRITY_INDEX } from "../../opensearch/names.ts";
-import { CHUNK, hashesId, type LogState, leavesId, stateId } from "./integrity.query.ts";
+import { searchAudit as search } from "../../opensearch/search.ts";
+import { CHUNK, hashesId, type LogState, leavesId, stateId, tenantLeavesWithIds } from "./integrity.query.ts";
 import {
   EMPTY_ROOT,
   edgeIndexes,
@@ -95,6 +96,30 @@ export function storedHashReader(client: Client, tenant: string, count: number):
       return bytes.subarray(at, at + HASH_SIZE);
     });
   };
+}
+
+/** The leaf index of each of these ids that is a leaf of the tenant's log of `size` leaves. */
+export async function leafIndexes(
+  client: Client,
+  tenant: string,
+  ids: string[],
+  size: number,
+): Promise<Map<string, number>> {
+  const res = (await search(
+    client,
+    tenantLeavesWithIds({ id: tenant, since: null }, ids),
+    INTEGRITY_INDEX,
+  )) as {
+    hits: { hits: { _source: { chunk: number; ids: string[] } }[] };
+  };
+  const asked = new Set(ids);
+  const at = new Map<string, number>();
+  for (const { _source } of res.hits.hits)
+    _source.ids.forEach((id, i) => {
+      const index = _source.chunk * CHUNK + i;
+      if (asked.has(id) && index < size) at.set(id, index);
+    });
+  return at;
 }
 
 /** The log's own documents do not hold what its state says they hold. */

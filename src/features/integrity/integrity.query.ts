@@ -57,6 +57,8 @@ export function storeOrderSearch(range: { from: number; to: number }, size: numb
     size,
     seq_no_primary_term: true,
     track_total_hits: false,
+    // The search text copy is no part of the API form: not fetched.
+    _source: { excludes: ["scaivault.text"] },
   };
 }
 

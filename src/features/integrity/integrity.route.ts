@@ -7,7 +7,7 @@
  */
 import { type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Client } from "@opensearch-project/opensearch";
-import { parseInstant } from "../../events/time.ts";
+import { isoMicros, parseInstant } from "../../events/time.ts";
 import { filterFields, NOT_BLANK, text } from "../../filters/filters.ts";
 import type { Gate } from "../../http/admission.ts";
 import type { AppEnv } from "../../http/env.ts";
@@ -336,9 +336,10 @@ export function registerIntegrity(app: OpenAPIHono<AppEnv>, deps: IntegrityDeps)
   app.openapi(startRun, async (c) => {
     const body = c.req.valid("json");
     const at = deps.now();
-    const instant = (v: string | undefined, fallback: string) => {
+    // Validated above: parses. A bound left out is the beginning, or now.
+    const instant = (v: string | undefined, otherwise: string) => {
       const t = v === undefined ? null : parseInstant(v, at);
-      return t?.ok ? t.value : fallback;
+      return t?.ok ? t.value : otherwise;
     };
     const windowed = body.from !== undefined || body.to !== undefined;
     const run = await startVerification(
@@ -348,7 +349,7 @@ export function registerIntegrity(app: OpenAPIHono<AppEnv>, deps: IntegrityDeps)
         ? {
             kind: "window",
             from: instant(body.from, "1970-01-01T00:00:00.000000Z"),
-            to: instant(body.to, instant("now", "")),
+            to: instant(body.to, isoMicros(at)),
           }
         : { kind: "leaves", fromLeaf: body.from_leaf ?? 0, toLeaf: body.to_leaf ?? null },
       {

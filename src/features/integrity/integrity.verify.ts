@@ -9,8 +9,9 @@
  * Each leaf's event is then read (every stored copy, past the retention cut-off too) and hashed as
  * /logs shows it: equal → verified, different → modified, gone → purged when a signed purge
  * receipt's cut-off is past the leaf's time, else missing. A time window also reads the store:
- * an event of the window that is no leaf is unexpected when the sealer refused it (its id was a
- * leaf already: stored again around the API), else unsealed (not in a signed checkpoint yet).
+ * an event of the window that is no leaf is unexpected when the sealer refused it (not written by
+ * ingest: see sealer.job), else unsealed (not in a signed checkpoint yet); the whole log's run
+ * names every refused event still stored as unexpected.
  */
 import type { Client } from "@opensearch-project/opensearch";
 import { readDocument, type SortKey } from "../../events/event.mapping.ts";
@@ -18,7 +19,7 @@ import { leafData } from "../../events/leaf.ts";
 import { AUDIT_STREAM, INTEGRITY_INDEX } from "../../opensearch/names.ts";
 import { searchAudit as search } from "../../opensearch/search.ts";
 import type { Tenant } from "../../tenancy/tenant-scope.ts";
-import { LogDamaged, storedHashReader } from "./integrity.log.ts";
+import { LogDamaged, leafIndexes, storedHashReader } from "./integrity.log.ts";
 import {
   CHUNK,
   eventsInWindow,
@@ -27,7 +28,6 @@ import {
   leavesId,
   refusedSearch,
   type StoredCheckpoint,
-  tenantLeavesWithIds,
 } from "./integrity.query.ts";
 import { readReceipts } from "./integrity.receipts.ts";
 import { NoteError, openNote, parseCheckpoint, type Verifier } from "./note.ts";
@@ -282,26 +282,6 @@ async function copiesOf(client: Client, tenant: Tenant, ids: string[]): Promise<
   return out;
 }
 
-/** Which of these ids are leaves of the tenant's tree of `size`. */
-async function leavesAmong(
-  client: Client,
-  tenant: Tenant,
-  ids: string[],
-  size: number,
-): Promise<Set<string>> {
-  const res = (await search(client, tenantLeavesWithIds(tenant, ids), INTEGRITY_INDEX)) as Hits<{
-    chunk: number;
-    ids: string[];
-  }>;
-  const sealed = new Set<string>();
-  const asked = new Set(ids);
-  for (const { _source } of res.hits.hits)
-    _source.ids.forEach((id, i) => {
-      if (asked.has(id) && _source.chunk * CHUNK + i < size) sealed.add(id);
-    });
-  return sealed;
-}
-
 /** The whole log's run: every event the sealer refused that is still stored and is no leaf. */
 async function refusedEvents(client: Client, tenant: Tenant, size: number, r: VerifyReport): Promise<void> {
   let after: unknown[] | undefined;
@@ -316,7 +296,7 @@ async function refusedEvents(client: Client, tenant: Tenant, size: number, r: Ve
     const hits = res.hits.hits;
     const ids = [...new Set(hits.flatMap((h) => h._source.ids))];
     if (ids.length > 0) {
-      const sealed = await leavesAmong(client, tenant, ids, size);
+      const sealed = new Set((await leafIndexes(client, tenant.id, ids, size)).keys());
       const stored = await copiesOf(client, tenant, ids);
       for (const id of ids) if (!sealed.has(id) && stored.has(id)) note(r, "unexpected", id);
     }
@@ -348,7 +328,7 @@ async function notLeaves(
     if (hits.length === 0) return;
     const events = hits.map((h) => readDocument(h._source));
     const ids = [...new Set(events.map((e) => e.event.id))];
-    const sealed = await leavesAmong(client, tenant, ids, size);
+    const sealed = new Set((await leafIndexes(client, tenant.id, ids, size)).keys());
     const outside = ids.filter((id) => !sealed.has(id));
     const refused = new Set<string>();
     if (outside.length > 0) {

@@ -4,6 +4,9 @@
  * follows the audit store in store order from its committed watermark — each shard's operations by
  * sequence number, as the live tail and the rollup read them, so none is skipped or read twice —
  * and appends every event to its tenant's Merkle log (existing events first, oldest stored first).
+ * Only events ingest wrote become evidence: one whose ingest seal does not hold (written or changed
+ * around the API), or whose id is a leaf already (stored again), is refused — kept as a `refused`
+ * record for verifications — except events stored before the first run, under a signed legacy mark.
  *
  * Crash safety without a fork or a double append: a page's chunks are written before the states
  * that make them part of a log, and each state records the store position its log has reached; a
