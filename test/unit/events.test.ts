@@ -1,3 +1,4 @@
+import { createSecretKey } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import {
   type AuditDocument,
@@ -241,7 +242,7 @@ describe("API ⇄ document mapping", () => {
 });
 
 describe("the ingest seal", () => {
-  const key = { id: "0a1b2c3d", key: Buffer.alloc(32, 7) };
+  const key = { id: "0a1b2c3d", key: createSecretKey(Buffer.alloc(32, 7)) };
   const tenant = "acme";
   /** What ingest writes, read back as the sealer reads it: through the bulk body's JSON. */
   const stored = (e: unknown, k = key) => {
@@ -274,7 +275,7 @@ describe("the ingest seal", () => {
       { ...doc, scaivault: { ...doc.scaivault, seal: 42 } },
     ];
     for (const d of changed) expect(holds(d)).toBe(false);
-    expect(holds(doc, { id: key.id, key: Buffer.alloc(32, 8) })).toBe(false);
+    expect(holds(doc, { id: key.id, key: createSecretKey(Buffer.alloc(32, 8)) })).toBe(false);
     expect(sealHolds(key, leafData("other", readDocument(doc).event), storedSeal(doc))).toBe(false);
     // Without a key, ingest stores no seal.
     const unsealed = bulkBody("audit-events", tenant, [valid(full)], "2026-11-26T14:30:06.000Z").split("\n");

@@ -5,7 +5,7 @@
  * The ingest seal's key is derived from the signer's (HKDF-SHA256): one secret to keep and share
  * between replicas, and an attacker without it can neither sign checkpoints nor seal events.
  */
-import { hkdfSync } from "node:crypto";
+import { createSecretKey, hkdfSync } from "node:crypto";
 import { readFileSync } from "node:fs";
 import type { Config } from "../../config.ts";
 import type { SealKey } from "../../events/leaf.ts";
@@ -22,8 +22,8 @@ export interface IntegrityKeys {
 /** The ingest seal's key, derived from the signing key's seed and named by its key id. */
 export function sealKeyOf(signer: Signer): SealKey {
   const seed = signer.privateKey.export({ format: "der", type: "pkcs8" }).subarray(-32);
-  const key = Buffer.from(hkdfSync("sha256", seed, Buffer.alloc(0), "scaivault-audit ingest seal v1", 32));
-  return { id: signer.keyId, key };
+  const key = hkdfSync("sha256", seed, Buffer.alloc(0), "scaivault-audit ingest seal v1", 32);
+  return { id: signer.keyId, key: createSecretKey(Buffer.from(key)) };
 }
 
 export function loadIntegrityKeys(settings: Config["integrity"]): IntegrityKeys {
