@@ -107,6 +107,12 @@ const schema = z
       .optional(),
     LIFECYCLE_COLD_AFTER_DAYS: z.coerce.number().int().min(1).max(3650).default(90),
     INTEGRITY_SIGNING_KEY_FILE: optionalString,
+    INTEGRITY_SIGNING_KEY_SECRET: optionalString.pipe(
+      z
+        .string()
+        .regex(/^[^:\s]+:\S+$/, "must be <tenant>:<secret path> (the ScaiVault secret holding `signer_key`)")
+        .optional(),
+    ),
     INTEGRITY_VERIFIER_KEYS: z.string().default(""),
     AUDIT_LOG_ORIGIN: z
       .string()
@@ -184,6 +190,18 @@ const schema = z
         code: "custom",
         path: ["SECRETS_FILE"],
         message: "set SECRETS_FILE or SCAIVAULT_ADDR, not both: secrets come from one place",
+      });
+    if (env.INTEGRITY_SIGNING_KEY_SECRET && env.INTEGRITY_SIGNING_KEY_FILE)
+      ctx.addIssue({
+        code: "custom",
+        path: ["INTEGRITY_SIGNING_KEY_SECRET"],
+        message: "set INTEGRITY_SIGNING_KEY_FILE or INTEGRITY_SIGNING_KEY_SECRET, not both",
+      });
+    if (env.INTEGRITY_SIGNING_KEY_SECRET && !env.SECRETS_FILE && !env.SCAIVAULT_ADDR)
+      ctx.addIssue({
+        code: "custom",
+        path: ["INTEGRITY_SIGNING_KEY_SECRET"],
+        message: "needs SCAIVAULT_ADDR (or SECRETS_FILE) to be read from",
       });
     if (env.RATE_LIMIT_SUBJECT_BURST > env.RATE_LIMIT_TENANT_BURST)
       ctx.addIssue({
@@ -273,8 +291,10 @@ export interface Config {
   };
   /** The tamper-evident log (features/integrity). */
   readonly integrity: {
-    /** The file holding the Ed25519 signer key (`PRIVATE+KEY+…`); none: nothing is sealed. */
+    /** The file holding the Ed25519 signer key (`PRIVATE+KEY+…`); none (and no secret): nothing is sealed. */
     readonly signingKeyFile: string | undefined;
+    /** Or the ScaiVault secret holding it (field `signer_key`), read at start like exports' credentials. */
+    readonly signingKeySecret: { readonly tenant: string; readonly path: string } | undefined;
     /** Verifier keys of retired signer keys, still published for older checkpoints. */
     readonly retiredKeys: string[];
     readonly origin: string;
@@ -393,6 +413,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     rollup: Object.freeze({ enabled: e.SUMMARY_ROLLUP, intervalMs: e.SUMMARY_ROLLUP_INTERVAL_MS }),
     integrity: Object.freeze({
       signingKeyFile: e.INTEGRITY_SIGNING_KEY_FILE,
+      signingKeySecret: e.INTEGRITY_SIGNING_KEY_SECRET
+        ? Object.freeze({
+            tenant: e.INTEGRITY_SIGNING_KEY_SECRET.slice(0, e.INTEGRITY_SIGNING_KEY_SECRET.indexOf(":")),
+            path: e.INTEGRITY_SIGNING_KEY_SECRET.slice(e.INTEGRITY_SIGNING_KEY_SECRET.indexOf(":") + 1),
+          })
+        : undefined,
       retiredKeys: e.INTEGRITY_VERIFIER_KEYS.split(/[\s,]+/).filter(Boolean),
       origin: e.AUDIT_LOG_ORIGIN,
       sealer: e.INTEGRITY_SEALER,

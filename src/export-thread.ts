@@ -9,7 +9,7 @@
 import { readFileSync } from "node:fs";
 import { parentPort, workerData } from "node:worker_threads";
 import type { ExportSettings } from "./config.ts";
-import { fileSecrets, noSecrets, type SecretResolver, scaivaultSecrets } from "./destinations/credentials.ts";
+import { secretsFrom } from "./destinations/credentials.ts";
 import type { ExportThreadData, ThreadMessage } from "./features/exports/exports.thread.ts";
 import { ExportWorker } from "./features/exports/exports.worker.ts";
 import { exportProofs } from "./features/integrity/integrity.exports.ts";
@@ -21,26 +21,16 @@ const data = workerData as ExportThreadData;
 const port = parentPort;
 if (!port) throw new Error("export-thread.ts runs only as a worker thread");
 
-function secretResolver(s: ExportSettings["secrets"]): SecretResolver {
-  if (s.kind === "file") return fileSecrets(s.file);
-  if (s.kind === "scaivault") return scaivaultSecrets(s);
-  return noSecrets;
-}
-
 const client = createOpenSearchClient(data.opensearch);
 const worker = new ExportWorker({
   client,
   log: createLogger(data.logLevel).child({ component: "export-worker" }),
-  secrets: secretResolver(data.exports.secrets),
+  secrets: secretsFrom(data.exports.secrets),
   settings: data.exports,
   finished: (outcome) => port.postMessage({ type: "finished", outcome } satisfies ThreadMessage),
   ...(data.integrity
     ? {
-        attest: exportProofs(
-          client,
-          parseSignerKey(readFileSync(data.integrity.signingKeyFile, "utf8")),
-          data.integrity.origin,
-        ),
+        attest: exportProofs(client, parseSignerKey(data.integrity.signerKey), data.integrity.origin),
       }
     : {}),
 });

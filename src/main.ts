@@ -10,6 +10,7 @@
 import { readFileSync } from "node:fs";
 import { createApp } from "./app.ts";
 import { loadConfigOrExit } from "./config.ts";
+import { secretsFrom } from "./destinations/credentials.ts";
 import { type ExportThread, startExportThread } from "./features/exports/exports.thread.ts";
 import { loadIntegrityKeys } from "./features/integrity/integrity.keys.ts";
 import { writeReceipt } from "./features/integrity/integrity.receipts.ts";
@@ -48,9 +49,16 @@ export async function runService(env: NodeJS.ProcessEnv, hooks: ServiceHooks = {
   health.start();
   const shutdown = new AbortController();
   const metrics = createMetrics();
-  const keys = loadIntegrityKeys(config.integrity);
+  const keys = await loadIntegrityKeys(config.integrity, secretsFrom(config.exports.secrets)).catch(
+    (err: Error) => {
+      log.fatal({ err: err.message }, "the integrity signing key is configured but cannot be had");
+      process.exit(2);
+    },
+  );
   if (!keys.signer)
-    log.warn("INTEGRITY_SIGNING_KEY_FILE is not set: events are not sealed into the tamper-evident log");
+    log.warn(
+      "neither INTEGRITY_SIGNING_KEY_FILE nor INTEGRITY_SIGNING_KEY_SECRET is set: events are not sealed into the tamper-evident log",
+    );
   const signer = keys.signer;
   const purger = config.retention.purge
     ? new Purger({
@@ -97,13 +105,8 @@ export async function runService(env: NodeJS.ProcessEnv, hooks: ServiceHooks = {
             logLevel: config.logLevel,
             opensearch: config.opensearch,
             exports: config.exports,
-            ...(config.integrity.signingKeyFile
-              ? {
-                  integrity: {
-                    signingKeyFile: config.integrity.signingKeyFile,
-                    origin: config.integrity.origin,
-                  },
-                }
+            ...(keys.signerText
+              ? { integrity: { signerKey: keys.signerText, origin: config.integrity.origin } }
               : {}),
           },
           log,

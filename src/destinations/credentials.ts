@@ -141,3 +141,15 @@ export function secretAs<T>(schema: z.ZodType<T>, secret: SecretValue, expected:
     throw new DestinationError("secret_invalid", `the credentials secret does not hold ${expected}`);
   return parsed.data;
 }
+
+/** The resolver configured (`Config["exports"]["secrets"]`): SECRETS_FILE, ScaiVault, or none. */
+export function secretsFrom(
+  s:
+    | { kind: "file"; file: string }
+    | { kind: "scaivault"; addr: string; token: string; timeoutMs: number }
+    | { kind: "none" },
+): SecretResolver {
+  if (s.kind === "file") return fileSecrets(s.file);
+  if (s.kind === "scaivault") return scaivaultSecrets(s);
+  return noSecrets;
+}

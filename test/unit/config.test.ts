@@ -1,9 +1,12 @@
-import { mkdtempSync, readFileSync, statSync } from "node:fs";
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { defaultCacheDir, loadDevConfig } from "../../dev/config.ts";
 import { ConfigError, loadConfig } from "../../src/config.ts";
+import { fileSecrets } from "../../src/destinations/credentials.ts";
+import { KeyUnavailable, loadIntegrityKeys } from "../../src/features/integrity/integrity.keys.ts";
+import { generateSignerKey, parseSignerKey } from "../../src/features/integrity/note.ts";
 
 const tmp = () => mkdtempSync(path.join(tmpdir(), "cfg-"));
 const SECRET = "s".repeat(32);
@@ -173,5 +176,76 @@ describe("loadDevConfig (npm start, npm run opensearch, npm run token)", () => {
   it("keeps the artifact cache out of root's home (the OpenSearch user must read it)", () => {
     expect(defaultCacheDir({}, true)).toBe("/var/cache/scaivault-audit");
     expect(defaultCacheDir({ XDG_CACHE_HOME: "/x/cache" }, false)).toBe("/x/cache/scaivault-audit");
+  });
+});
+
+describe("the integrity signing key (a file, or a ScaiVault secret)", () => {
+  const base = { ...REMOTE, AUDIT_JWT_SECRET: SECRET };
+  const keyText = generateSignerKey("scaivault.test/audit");
+
+  it("takes a secret as <tenant>:<path>, from a secret store, and never both a file and a secret", () => {
+    const dir = tmp();
+    const c = loadConfig(
+      { ...base, SECRETS_FILE: "s.json", INTEGRITY_SIGNING_KEY_SECRET: "ops:audit/signer" },
+      dir,
+    );
+    expect(c.integrity.signingKeySecret).toEqual({ tenant: "ops", path: "audit/signer" });
+    expect(c.integrity.signingKeyFile).toBeUndefined();
+    for (const [env, variable] of [
+      [{ SECRETS_FILE: "s.json", INTEGRITY_SIGNING_KEY_SECRET: "no-tenant" }, "INTEGRITY_SIGNING_KEY_SECRET"],
+      [{ SECRETS_FILE: "s.json", INTEGRITY_SIGNING_KEY_SECRET: "ops:" }, "INTEGRITY_SIGNING_KEY_SECRET"],
+      [{ INTEGRITY_SIGNING_KEY_SECRET: "ops:audit/signer" }, "INTEGRITY_SIGNING_KEY_SECRET"],
+      [
+        { SECRETS_FILE: "s.json", INTEGRITY_SIGNING_KEY_SECRET: "ops:a", INTEGRITY_SIGNING_KEY_FILE: "k" },
+        "INTEGRITY_SIGNING_KEY_SECRET",
+      ],
+    ] as const)
+      expect(issuesOf({ ...base, ...env }).map((i) => i.variable)).toEqual([variable]);
+  });
+
+  it("reads the key from the secret (field signer_key) or the file, and names what cannot be had", async () => {
+    const dir = tmp();
+    const secretsFile = path.join(dir, "secrets.json");
+    writeFileSync(
+      secretsFile,
+      JSON.stringify({ ops: { "audit/signer": { signer_key: keyText }, "audit/other": { key: keyText } } }),
+    );
+    const keyFile = path.join(dir, "key");
+    writeFileSync(keyFile, `${keyText}\n`);
+    const secrets = fileSecrets(secretsFile);
+    const load = (env: Record<string, string>) =>
+      loadIntegrityKeys(loadConfig({ ...base, SECRETS_FILE: secretsFile, ...env }, dir).integrity, secrets);
+    const expected = parseSignerKey(keyText).keyId;
+    const sources: Record<string, string>[] = [
+      { INTEGRITY_SIGNING_KEY_SECRET: "ops:audit/signer" },
+      { INTEGRITY_SIGNING_KEY_FILE: keyFile },
+    ];
+    for (const env of sources) {
+      const keys = await load(env);
+      expect(keys.signer?.keyId).toBe(expected);
+      expect(keys.signerText).toBe(keyText);
+      expect(keys.seal?.id).toBe(expected);
+    }
+    expect((await load({})).signer).toBeNull();
+    const failures: [Record<string, string>, RegExp][] = [
+      [
+        { INTEGRITY_SIGNING_KEY_SECRET: "ops:audit/missing" },
+        /INTEGRITY_SIGNING_KEY_SECRET cannot be read: no secret/,
+      ],
+      [{ INTEGRITY_SIGNING_KEY_SECRET: "other:audit/signer" }, /INTEGRITY_SIGNING_KEY_SECRET cannot be read/],
+      [{ INTEGRITY_SIGNING_KEY_SECRET: "ops:audit/other" }, /no `signer_key`/],
+      [
+        { INTEGRITY_SIGNING_KEY_FILE: path.join(dir, "nope") },
+        /INTEGRITY_SIGNING_KEY_FILE cannot be read \(ENOENT\)/,
+      ],
+      [{ INTEGRITY_SIGNING_KEY_FILE: secretsFile }, /not a signer key/],
+    ];
+    for (const [env, message] of failures) {
+      const err = await load(env).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(KeyUnavailable);
+      expect((err as Error).message).toMatch(message);
+      // The key's text never appears in what is said about it.
+      expect((err as Error).message).not.toContain(keyText.split("+").at(-1) as string);
+    }
   });
 });

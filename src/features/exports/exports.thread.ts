@@ -15,8 +15,8 @@ export interface ExportThreadData {
   logLevel: string;
   opensearch: Config["opensearch"] & { url: string };
   exports: Config["exports"];
-  /** The checkpoint signer's key file and the logs' origin: manifests get proofs and a signature. */
-  integrity?: { signingKeyFile: string; origin: string };
+  /** The checkpoint signer's key (its text) and the logs' origin: manifests get proofs and a signature. */
+  integrity?: { signerKey: string; origin: string };
 }
 
 export type ThreadMessage = { type: "finished"; outcome: "completed" | "failed" | "cancelled" };
