@@ -9,6 +9,7 @@
  */
 import { createRoute, type RouteConfig, z } from "@hono/zod-openapi";
 import type { Context, MiddlewareHandler } from "hono";
+import { HTTPException } from "hono/http-exception";
 import { type FieldError, InvalidInput } from "../errors.ts";
 import { issuesToFields } from "../filters/filters.ts";
 import type { Gate, Load } from "./admission.ts";
@@ -108,10 +109,17 @@ export function validationHook(
  * For JSON bodies: JSON.parse would keep the last of two equal keys and round numbers a double
  * cannot hold; those are a 400 naming the field (http/json). `refuse` may name further fields the
  * body must not have at all (inline credentials), before its shape is checked. Bodies of other
- * media types pass on to the route's own 415.
+ * media types pass on to the route's own 415; a body without a media type is a 415 too, and no body
+ * at all a 400.
  */
 export function exactJson(refuse?: (body: unknown) => FieldError[]): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
+    if (c.req.header("Content-Type") === undefined) {
+      // The validator would take a body without a media type for `{}`, which some routes accept.
+      if ((await c.req.raw.clone().arrayBuffer()).byteLength > 0)
+        throw new HTTPException(415, { message: "the body must be application/json" });
+      throw new InvalidInput("the request is invalid", [{ field: "body", message: "is required" }]);
+    }
     const type = (c.req.header("Content-Type") ?? "").split(";")[0]?.trim().toLowerCase();
     if (type === "application/json") {
       let parsed: ReturnType<typeof parseJson>;

@@ -642,6 +642,19 @@ describe("verification runs", () => {
       body: "verify",
     });
     expect(text.status).toBe(415);
+    // No body at all is no whole-log request: `{}` is.
+    const none = await app.request("/v1/audit/integrity/verifications", {
+      method: "POST",
+      headers: { Authorization: `Bearer ${tokens[t]}` },
+    });
+    expect(none.status).toBe(400);
+    expect((await json(none)).errors[0].field).toBe("body");
+    const untyped = await app.request("/v1/audit/integrity/verifications", {
+      method: "POST",
+      headers: { Authorization: `Bearer ${tokens[t]}` },
+      body: "{}",
+    });
+    expect(untyped.status).toBe(415);
     const started = await json(await post({}));
     expect((await get(`/v1/audit/integrity/verifications/${started.verification_id}`, other)).status).toBe(
       404,
