@@ -6,9 +6,7 @@
  * leases expire at once, so another replica or the next start resumes them) and ends.
  */
 
-import { readFileSync } from "node:fs";
 import { parentPort, workerData } from "node:worker_threads";
-import type { ExportSettings } from "./config.ts";
 import { secretsFrom } from "./destinations/credentials.ts";
 import type { ExportThreadData, ThreadMessage } from "./features/exports/exports.thread.ts";
 import { ExportWorker } from "./features/exports/exports.worker.ts";

@@ -20,7 +20,7 @@ export interface Purge {
 }
 
 /** The receipt's signed text: the tenant's log (its checkpoints' origin), then the purge. */
-export const receiptText = (origin: string, p: Purge): string =>
+const receiptText = (origin: string, p: Purge): string =>
   `${origin}/${p.tenant}\npurge receipt\ncutoff ${p.cutoff}\nexpired ${p.expired}\nat ${p.at}\n`;
 
 /** Signs and stores the receipt of a purge about to run (same cut-off again: the newer receipt). */

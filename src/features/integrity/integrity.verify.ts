@@ -78,7 +78,7 @@ type Hits<T> = { hits: { hits: ({ _source: T } & Record<string, unknown>)[] } };
 
 const CANONICAL = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
 /** a < b for stored times: exact for the API form (microseconds), else by milliseconds. */
-export function timeBefore(a: string, b: string): boolean {
+function timeBefore(a: string, b: string): boolean {
   if (CANONICAL.test(a) && CANONICAL.test(b)) return a < b;
   const x = Date.parse(a);
   const y = Date.parse(b);
@@ -105,7 +105,7 @@ export function emptyReport(): VerifyReport {
 }
 
 /** One leaf as the log holds it. */
-export interface LeafRecord {
+interface LeafRecord {
   index: number;
   id: string;
   time: string;
@@ -116,7 +116,7 @@ export interface LeafRecord {
  * PURE: the verdict on each leaf, given the leaf hashes of its event's stored copies (none: gone),
  * added to `r`.
  */
-export function classify(leaves: LeafRecord[], copies: Map<string, Hash[]>, r: VerifyReport): void {
+function classify(leaves: LeafRecord[], copies: Map<string, Hash[]>, r: VerifyReport): void {
   const before = r.receipts.purged_before;
   for (const leaf of leaves) {
     const found = copies.get(leaf.id) ?? [];
