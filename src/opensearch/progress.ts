@@ -2,9 +2,10 @@
  * @module opensearch/progress
  * How far a data stream's backing indices have got, in the order OpenSearch stored the events:
  * each shard's sequence-number checkpoint. Read by whatever follows the store in that order (the
- * live tail, the summaries' rollup), so it never skips an operation nor reads one twice.
+ * live tail, delivery, the summaries' rollup), so it never skips an operation nor reads one twice.
  */
 import type { Client } from "@opensearch-project/opensearch";
+import type { Clause } from "../tenancy/tenant-scope.ts";
 
 /** A place in store order: everything before it has been read. */
 export interface Position {
@@ -111,4 +112,49 @@ export function reachable(indices: BackingIndex[], from: Position | null): Posit
     if (!complete) return { gen: index.gen, seq: index.shards.map((s) => s.checkpoint + 1) };
   }
   return from;
+}
+
+/** Sequence numbers `from` to `to`, both included. */
+export interface SeqRange {
+  from: number;
+  to: number;
+}
+
+export interface StoredHit {
+  _seq_no: number;
+  _source: unknown;
+}
+
+/** The data stream the live tail reads: the audit events (tests also use one with two shards). */
+export interface Store {
+  client: Client;
+  stream: string;
+}
+
+/** One page of one shard's operations, in store order. */
+async function readShard(client: Client, index: string, shard: number, body: Clause): Promise<StoredHit[]> {
+  const res = await client.search({
+    index,
+    preference: `_shards:${shard}`,
+    body: body as never,
+    filter_path: ["hits.hits._seq_no", "hits.hits._source"],
+  });
+  return ((res.body as { hits?: { hits?: StoredHit[] } }).hits?.hits ?? []) as StoredHit[];
+}
+
+/** Pages through one shard's operations in `range`, oldest first. */
+export async function* readRange(
+  client: Client,
+  index: string,
+  shard: number,
+  range: SeqRange,
+  build: (range: SeqRange) => Clause,
+  pageSize: number,
+): AsyncGenerator<StoredHit[]> {
+  for (let from = range.from; from <= range.to; ) {
+    const hits = await readShard(client, index, shard, build({ from, to: range.to }));
+    if (hits.length > 0) yield hits;
+    if (hits.length < pageSize) return;
+    from = (hits.at(-1) as StoredHit)._seq_no + 1;
+  }
 }

@@ -18,7 +18,7 @@ import {
   type Position,
   parsePosition,
   reached,
-} from "../../src/features/stream/stream.position.ts";
+} from "../../src/opensearch/position.ts";
 import type { Subscriber } from "../../src/features/stream/stream.subscriber.ts";
 import { createLogger } from "../../src/logger.ts";
 import { json, TEST_SECRET, TEST_STREAM, testApp, tokenFor } from "../support/app.ts";

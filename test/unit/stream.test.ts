@@ -8,7 +8,7 @@ import {
   later,
   parsePosition,
   reached,
-} from "../../src/features/stream/stream.position.ts";
+} from "../../src/opensearch/position.ts";
 import { changesSearch } from "../../src/features/stream/stream.query.ts";
 import { Subscriber } from "../../src/features/stream/stream.subscriber.ts";
 import { eventFilter, textTokens } from "../../src/filters/filters.match.ts";

@@ -8,11 +8,10 @@ import type { StreamSettings } from "../../config.ts";
 import { fromDocument } from "../../events/event.mapping.ts";
 import type { Filters } from "../../filters/filters.ts";
 import type { Logger } from "../../logger.ts";
-import { refresh, storeProgress } from "../../opensearch/progress.ts";
+import { advance, later, type Position, reached } from "../../opensearch/position.ts";
+import { readRange, refresh, type SeqRange, type Store, storeProgress } from "../../opensearch/progress.ts";
 import type { Feed } from "./stream.feed.ts";
-import { advance, later, type Position, reached } from "./stream.position.ts";
-import { catchUpSearch, type SeqRange } from "./stream.query.ts";
-import { readRange, type Store } from "./stream.store.ts";
+import { catchUpSearch } from "./stream.query.ts";
 import type { EndReason, Subscriber } from "./stream.subscriber.ts";
 
 export interface CatchUpContext {

@@ -11,11 +11,17 @@ import { Unavailable } from "../../errors.ts";
 import { peekDocument, readDocument } from "../../events/event.mapping.ts";
 import type { StreamMetrics } from "../../http/metrics.ts";
 import type { Logger } from "../../logger.ts";
-import { type BackingIndex, refresh, storeProgress } from "../../opensearch/progress.ts";
+import { advance, isAfter, later, type Position } from "../../opensearch/position.ts";
+import {
+  type BackingIndex,
+  readRange,
+  refresh,
+  type Store,
+  type StoredHit,
+  storeProgress,
+} from "../../opensearch/progress.ts";
 import { inScope } from "../../tenancy/tenant-scope.ts";
-import { advance, isAfter, later, type Position } from "./stream.position.ts";
 import { changesSearch } from "./stream.query.ts";
-import { readRange, type Store, type StoredHit } from "./stream.store.ts";
 import type { EndReason, Subscriber } from "./stream.subscriber.ts";
 
 const FAILURE_BACKOFF_MS = 2000;

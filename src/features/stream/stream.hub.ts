@@ -18,11 +18,11 @@ import type { Filters } from "../../filters/filters.ts";
 import type { StreamMetrics } from "../../http/metrics.ts";
 import type { Logger } from "../../logger.ts";
 import { AUDIT_STREAM } from "../../opensearch/names.ts";
+import type { Position } from "../../opensearch/position.ts";
 import type { Tenant } from "../../tenancy/tenant-scope.ts";
 import { catchUp } from "./stream.catchup.ts";
 import { Feed } from "./stream.feed.ts";
 import { StreamLimits } from "./stream.limits.ts";
-import type { Position } from "./stream.position.ts";
 import { assertReachable, type Store } from "./stream.store.ts";
 import { type EndReason, Subscriber } from "./stream.subscriber.ts";
 

@@ -5,13 +5,8 @@
 
 import { filterClauses } from "../../filters/filters.query.ts";
 import type { Filters } from "../../filters/filters.ts";
+import type { SeqRange } from "../../opensearch/progress.ts";
 import { type Clause, scoped, TENANT_FIELD, type Tenant } from "../../tenancy/tenant-scope.ts";
-
-/** Sequence numbers `from` to `to`, both included. */
-export interface SeqRange {
-  from: number;
-  to: number;
-}
 
 const inRange = (r: SeqRange): Clause => ({ range: { _seq_no: { gte: r.from, lte: r.to } } });
 

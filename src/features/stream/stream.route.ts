@@ -11,9 +11,9 @@ import type { Gate } from "../../http/admission.ts";
 import type { AppEnv } from "../../http/env.ts";
 import { problemResponse } from "../../http/openapi.ts";
 import { secured } from "../../http/route.ts";
+import { parsePosition } from "../../opensearch/position.ts";
 import type { Tenant } from "../../tenancy/tenant-scope.ts";
 import type { StreamHub } from "./stream.hub.ts";
-import { parsePosition } from "./stream.position.ts";
 
 export interface StreamDeps {
   hub: StreamHub;

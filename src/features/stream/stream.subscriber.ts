@@ -5,8 +5,8 @@
  * rather than the process; past the bound it is told why and disconnected, never skipped.
  */
 import type { AuditEvent } from "../../events/event.schema.ts";
+import { formatPosition, type Position } from "../../opensearch/position.ts";
 import type { Tenant } from "../../tenancy/tenant-scope.ts";
-import { formatPosition, type Position } from "./stream.position.ts";
 
 export type EndReason = "shutdown" | "slow_client" | "unavailable" | "token_expired";
 

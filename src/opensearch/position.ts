@@ -1,8 +1,8 @@
 /**
- * @module features/stream/position
- * Where a live-tail client is in the audit store, in the order OpenSearch stored the events: the
- * data stream's backing index (its generation) and, per shard of that index, how many operations
- * have been read (last `_seq_no` + 1). Pure.
+ * @module opensearch/position
+ * Where a reader following the store is (a live-tail client, a delivery destination), in the
+ * order OpenSearch stored the events: the data stream's backing index (its generation) and, per
+ * shard of that index, how many operations have been read (last `_seq_no` + 1). Pure.
  *
  * Why sequence numbers and not `event.ingested`: the ingest stamp is taken before the write, and a
  * bulk stamped earlier can become searchable after one stamped later, so a reader that advanced
@@ -10,7 +10,7 @@
  * checkpoint are final, and a refresh after reading the checkpoint makes all of them searchable:
  * reading (last, checkpoint] in order never skips an event and never returns one twice.
  */
-import type { Position } from "../../opensearch/progress.ts";
+import type { Position } from "./progress.ts";
 
 export type { Position };
 
