@@ -101,6 +101,8 @@ export const noSecrets: SecretResolver = {
 export const secretPath = z
   .string()
   .regex(/^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/, "must be a secret path such as infra/aws/audit-exporter")
+  // A '.' or '..' segment would be resolved by URL rules on its way to ScaiVault: another secret.
+  .refine((p) => !p.split("/").some((s) => s === "." || s === ".."), "must not contain '.' or '..' segments")
   .max(512)
   .openapi({ description: "Path of a ScaiVault secret holding the credentials, resolved for your tenant." });
 

@@ -204,6 +204,23 @@ describe("the create request", () => {
       }).success,
     ).toBe(false);
   });
+  it("refuses secret paths with '.' or '..' segments (URL rules would resolve them to another secret)", () => {
+    for (const credentials_secret of [
+      "../etc/passwd",
+      "infra/../root",
+      "infra/./aws",
+      ".",
+      "a/..",
+      "infra//x",
+    ])
+      expect(CreateExportSchema.safeParse({ destination: { ...dest, credentials_secret } }).success).toBe(
+        false,
+      );
+    for (const credentials_secret of ["infra/aws/x", "infra/.hidden", "a..b/c", "v1.2/x"])
+      expect(CreateExportSchema.safeParse({ destination: { ...dest, credentials_secret } }).success).toBe(
+        true,
+      );
+  });
   it("refuses prefixes that escape or start at the root", () => {
     for (const prefix of ["/abs/", "a/../b/"])
       expect(CreateExportSchema.safeParse({ destination: { ...dest, prefix } }).success).toBe(false);
