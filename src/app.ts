@@ -7,7 +7,9 @@ import { OpenAPIHono } from "@hono/zod-openapi";
 import type { Client } from "@opensearch-project/opensearch";
 import { requestId } from "hono/request-id";
 import { type Config, DEFAULT_ORIGIN } from "./config.ts";
+import { noSecrets, type SecretResolver } from "./destinations/credentials.ts";
 import type { SealKey } from "./events/leaf.ts";
+import { registerDelivery } from "./features/delivery/delivery.route.ts";
 import { registerExports } from "./features/exports/exports.route.ts";
 import { registerIngest } from "./features/ingest/ingest.route.ts";
 import { registerIntegrity } from "./features/integrity/integrity.route.ts";
@@ -38,12 +40,15 @@ import { validationHook } from "./http/route.ts";
 import { MAX_URL_BYTES } from "./http/server.ts";
 import type { Logger } from "./logger.ts";
 import type { StoreHealth } from "./opensearch/health.ts";
+import { AUDIT_STREAM } from "./opensearch/names.ts";
 import type { Readiness } from "./opensearch/readiness.ts";
 import { readerTenant } from "./tenancy/access.ts";
 
 export interface AppDeps {
   config: Pick<Config, "bodyLimitBytes" | "cursorKey"> & {
     exports: Pick<Config["exports"], "endpointAllowlist">;
+    /** Delivery's timings (the service's defaults when omitted). */
+    delivery?: Pick<Config["delivery"], "failingAfterMs" | "sendTimeoutMs">;
     /** Per-tenant budgets and request deadlines (the service's defaults when omitted). */
     budgets?: BudgetSettings;
     deadlines?: DeadlineSettings;
@@ -64,6 +69,10 @@ export interface AppDeps {
    * origin its logs are named by (default scaivault.local/audit).
    */
   integrity?: { active: Verifier | null; retired: Verifier[]; origin?: string; seal?: SealKey };
+  /** Where destinations' credentials come from (ScaiVault; none when omitted). */
+  secrets?: SecretResolver;
+  /** The audit events' data stream delivery follows (default audit-events; tests use their own). */
+  stream?: string;
   /** The clock (tests pass their own). */
   now?: () => Date;
   version?: string;
@@ -116,6 +125,16 @@ export function createApp(deps: AppDeps) {
   registerStream(app, { hub: deps.hub, gate, tenant: reads.tenant, now });
   registerRetention(app, { client: deps.client, gate, readiness: deps.readiness, now });
   registerExports(app, { ...reads, endpointAllowlist: deps.config.exports.endpointAllowlist });
+  registerDelivery(app, {
+    client: deps.client,
+    gate,
+    store: { client: deps.client, stream: deps.stream ?? AUDIT_STREAM },
+    log: deps.log,
+    secrets: deps.secrets ?? noSecrets,
+    allowlist: deps.config.exports.endpointAllowlist,
+    settings: deps.config.delivery ?? { failingAfterMs: 120_000, sendTimeoutMs: 10_000 },
+    now,
+  });
   registerIntegrity(app, {
     client: deps.client,
     gate,

@@ -148,6 +148,12 @@ const schema = z
       .default(1024 * 1024),
     STREAM_PAGE_SIZE: z.coerce.number().int().min(10).max(10_000).default(1000),
     STREAM_CLOSE_GRACE_MS: z.coerce.number().int().min(0).max(60_000).default(5000),
+    DELIVERY_WORKER: bool.default(true),
+    DELIVERY_POLL_INTERVAL_MS: z.coerce.number().int().min(50).max(60_000).default(500),
+    DELIVERY_LEASE_MS: z.coerce.number().int().min(1000).default(30_000),
+    DELIVERY_SEND_TIMEOUT_MS: z.coerce.number().int().min(100).max(300_000).default(10_000),
+    DELIVERY_MAX_BACKOFF_MS: z.coerce.number().int().min(100).max(3_600_000).default(60_000),
+    DELIVERY_FAILING_AFTER_MS: z.coerce.number().int().min(0).default(120_000),
     EXPORT_WORKER: bool.default(true),
     EXPORT_CONCURRENCY: z.coerce.number().int().min(1).max(16).default(2),
     EXPORT_POLL_INTERVAL_MS: z.coerce.number().int().min(100).default(2000),
@@ -242,6 +248,21 @@ export interface StreamSettings {
   closeGraceMs: number;
 }
 
+/** Delivery to destinations (features/delivery). */
+export interface DeliverySettings {
+  /** Whether this replica delivers (each destination is leased to one replica at a time). */
+  worker: boolean;
+  /** How often a caught-up destination looks for new events, and the work list is read. */
+  pollIntervalMs: number;
+  leaseMs: number;
+  /** Per request to a receiver. */
+  sendTimeoutMs: number;
+  /** The longest wait between two tries of a failing receiver (back-off doubles up to it, with jitter). */
+  maxBackoffMs: number;
+  /** How long a receiver may fail before its destination reads `failing`. */
+  failingAfterMs: number;
+}
+
 /** The lifecycle's thresholds (put into the ISM policy at load; tests make them tiny). */
 export interface LifecycleThresholds {
   rolloverAge: string;
@@ -281,6 +302,7 @@ export interface Config {
   readonly exports: ExportSettings;
   /** The live tail (GET /v1/audit/stream). */
   readonly stream: StreamSettings;
+  readonly delivery: DeliverySettings;
   /** Thresholds of the ISM lifecycle policy (ilm-policies/). */
   readonly lifecycle: LifecycleThresholds;
   readonly retention: {
@@ -433,6 +455,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
       clientBufferBytes: e.STREAM_CLIENT_BUFFER_BYTES,
       pageSize: e.STREAM_PAGE_SIZE,
       closeGraceMs: e.STREAM_CLOSE_GRACE_MS,
+    }),
+    delivery: Object.freeze({
+      worker: e.DELIVERY_WORKER,
+      pollIntervalMs: e.DELIVERY_POLL_INTERVAL_MS,
+      leaseMs: e.DELIVERY_LEASE_MS,
+      sendTimeoutMs: e.DELIVERY_SEND_TIMEOUT_MS,
+      maxBackoffMs: e.DELIVERY_MAX_BACKOFF_MS,
+      failingAfterMs: e.DELIVERY_FAILING_AFTER_MS,
     }),
     exports: Object.freeze({
       worker: e.EXPORT_WORKER,

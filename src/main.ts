@@ -11,6 +11,7 @@ import { readFileSync } from "node:fs";
 import { createApp } from "./app.ts";
 import { loadConfigOrExit } from "./config.ts";
 import { secretsFrom } from "./destinations/credentials.ts";
+import { Deliverer } from "./features/delivery/delivery.deliverer.ts";
 import { type ExportThread, startExportThread } from "./features/exports/exports.thread.ts";
 import { loadIntegrityKeys } from "./features/integrity/integrity.keys.ts";
 import { writeReceipt } from "./features/integrity/integrity.receipts.ts";
@@ -26,6 +27,7 @@ import { createLogger, type Logger } from "./logger.ts";
 import { loadAssets, PROJECT_ROOT } from "./opensearch/bootstrap.ts";
 import { createOpenSearchClient } from "./opensearch/client.ts";
 import { StoreHealth } from "./opensearch/health.ts";
+import { AUDIT_STREAM } from "./opensearch/names.ts";
 import { Readiness } from "./opensearch/readiness.ts";
 
 export interface ServiceHooks {
@@ -87,6 +89,18 @@ export async function runService(env: NodeJS.ProcessEnv, hooks: ServiceHooks = {
           checkpointIntervalMs: config.integrity.checkpointIntervalMs,
         })
       : undefined;
+  const secrets = secretsFrom(config.exports.secrets);
+  const deliverer = config.delivery.worker
+    ? new Deliverer({
+        client,
+        store: { client, stream: AUDIT_STREAM },
+        log,
+        secrets,
+        allowlist: config.exports.endpointAllowlist,
+        settings: config.delivery,
+        metrics: metrics.delivery,
+      })
+    : undefined;
   let exportThread: ExportThread | undefined;
 
   void readiness
@@ -98,6 +112,7 @@ export async function runService(env: NodeJS.ProcessEnv, hooks: ServiceHooks = {
       purger?.start();
       rollup?.start();
       sealer?.start();
+      deliverer?.start();
       if (config.exports.worker)
         exportThread = startExportThread(
           new URL("./export-thread.ts", import.meta.url),
@@ -125,6 +140,7 @@ export async function runService(env: NodeJS.ProcessEnv, hooks: ServiceHooks = {
     version,
     metrics,
     verify: createVerifier(config.auth),
+    secrets,
     integrity: {
       active: keys.signer,
       retired: keys.retired,
@@ -157,6 +173,7 @@ export async function runService(env: NodeJS.ProcessEnv, hooks: ServiceHooks = {
     purger?.stop();
     await rollup?.stop();
     await sealer?.stop();
+    await deliverer?.stop();
     health.stop();
     await client.close();
     await hooks.afterStop?.(log);

@@ -15,6 +15,16 @@ export interface StreamMetrics {
   lag: { observe(seconds: number): void };
 }
 
+/** Delivery's instruments, per destination (features/delivery takes them as this shape). */
+export interface DeliveryMetrics {
+  delivered: { inc(labels: { destination: string }, n?: number): void };
+  failures: { inc(labels: { destination: string }): void };
+  /** 1 while the destination's receiver has failed for longer than DELIVERY_FAILING_AFTER_MS. */
+  failing: { set(labels: { destination: string }, v: number): void };
+  /** Seconds from the last acknowledged batch's oldest event being stored to its acknowledgement. */
+  lag: { set(labels: { destination: string }, v: number): void };
+}
+
 export interface Metrics {
   registry: Registry;
   middleware: MiddlewareHandler;
@@ -32,6 +42,8 @@ export interface Metrics {
   limited: Counter<"limit">;
   /** The live tail on this replica. */
   stream: StreamMetrics;
+  /** Delivery to destinations held by this replica. */
+  delivery: DeliveryMetrics;
 }
 
 /** A route pattern as the OpenAPI document writes it: `/v1/audit/secrets/:path{[\s\S]+}` → `/v1/audit/secrets/{path}`. */
@@ -120,8 +132,35 @@ export function createMetrics(): Metrics {
       registers: [registry],
     }),
   };
+  const delivery: DeliveryMetrics = {
+    delivered: new Counter({
+      name: "audit_delivery_events_total",
+      help: "Events acknowledged by a destination's receiver (delivered by this replica), by destination id",
+      labelNames: ["destination"] as const,
+      registers: [registry],
+    }),
+    failures: new Counter({
+      name: "audit_delivery_failures_total",
+      help: "Attempts a destination's receiver refused or did not answer, by destination id",
+      labelNames: ["destination"] as const,
+      registers: [registry],
+    }),
+    failing: new Gauge({
+      name: "audit_delivery_failing",
+      help: "1 while a destination has failed for longer than DELIVERY_FAILING_AFTER_MS, by destination id",
+      labelNames: ["destination"] as const,
+      registers: [registry],
+    }),
+    lag: new Gauge({
+      name: "audit_delivery_lag_seconds",
+      help: "Seconds from the oldest event of a destination's last acknowledged batch being stored to the acknowledgement",
+      labelNames: ["destination"] as const,
+      registers: [registry],
+    }),
+  };
   return {
     registry,
+    delivery,
     middleware,
     ingested,
     redactions,

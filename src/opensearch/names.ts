@@ -12,3 +12,6 @@ export const ROLLUP_INDEX = "scaivault-rollup";
 
 /** Each tenant's Merkle log, its checkpoints and the sealer's watermark (see index-templates/scaivault-integrity.json). */
 export const INTEGRITY_INDEX = "scaivault-integrity";
+
+/** Delivery destinations and each one's delivery state (see index-templates/scaivault-destinations.json). */
+export const DESTINATIONS_INDEX = "scaivault-destinations";

@@ -13,14 +13,9 @@ import type { IngestEvent } from "../../src/events/event.schema.ts";
 import { isoMicros } from "../../src/events/time.ts";
 import { bulkBody } from "../../src/features/ingest/ingest.bulk.ts";
 import { StreamHub, type StreamSettings } from "../../src/features/stream/stream.hub.ts";
-import {
-  formatPosition,
-  type Position,
-  parsePosition,
-  reached,
-} from "../../src/opensearch/position.ts";
 import type { Subscriber } from "../../src/features/stream/stream.subscriber.ts";
 import { createLogger } from "../../src/logger.ts";
+import { formatPosition, type Position, parsePosition, reached } from "../../src/opensearch/position.ts";
 import { json, TEST_SECRET, TEST_STREAM, testApp, tokenFor } from "../support/app.ts";
 import { event, newTenant } from "../support/events.ts";
 import { queryFixture } from "../support/fixture.ts";

@@ -1,6 +1,7 @@
 import { Writable } from "node:stream";
 import { mintToken } from "../../dev/token.ts";
 import { createApp } from "../../src/app.ts";
+import type { SecretResolver } from "../../src/destinations/credentials.ts";
 import type { SealKey } from "../../src/events/leaf.ts";
 import type { Verifier } from "../../src/features/integrity/note.ts";
 import { StreamHub, type StreamSettings } from "../../src/features/stream/stream.hub.ts";
@@ -55,6 +56,9 @@ export function testApp(
     health?: HealthSettings;
     /** The checkpoint keys the integrity API publishes. */
     integrity?: { active: Verifier | null; retired: Verifier[]; origin?: string; seal?: SealKey };
+    /** Where destinations' credentials come from, and delivery's timings. */
+    secrets?: SecretResolver;
+    delivery?: { failingAfterMs: number; sendTimeoutMs: number };
   } = {},
 ) {
   const { log, lines } = capturedLogger();
@@ -78,7 +82,9 @@ export function testApp(
       exports: { endpointAllowlist: opts.endpointAllowlist ?? [] },
       ...(opts.budgets ? { budgets: opts.budgets } : {}),
       ...(opts.deadlines ? { deadlines: opts.deadlines } : {}),
+      ...(opts.delivery ? { delivery: opts.delivery } : {}),
     },
+    ...(opts.secrets ? { secrets: opts.secrets } : {}),
 
     client,
     log,

@@ -1,6 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { readDocument } from "../../src/events/event.mapping.ts";
 import type { AuditEvent } from "../../src/events/event.schema.ts";
+import { changesSearch } from "../../src/features/stream/stream.query.ts";
+import { Subscriber } from "../../src/features/stream/stream.subscriber.ts";
+import { eventFilter, textTokens } from "../../src/filters/filters.match.ts";
 import {
   advance,
   formatPosition,
@@ -9,9 +12,6 @@ import {
   parsePosition,
   reached,
 } from "../../src/opensearch/position.ts";
-import { changesSearch } from "../../src/features/stream/stream.query.ts";
-import { Subscriber } from "../../src/features/stream/stream.subscriber.ts";
-import { eventFilter, textTokens } from "../../src/filters/filters.match.ts";
 import { generationOf } from "../../src/opensearch/progress.ts";
 import { inScope } from "../../src/tenancy/tenant-scope.ts";
 

@@ -49,6 +49,8 @@ const TENANT_BUILDERS: Record<string, Samples> = {
     { pitId: "pit", keepAlive: "1m", size: 10, after: null },
   ],
   "stream/catchUpSearch": (t) => [t, { actions: ["read"] }, { from: 0, to: 9 }, 100],
+  "delivery/lagCount": (t) => [t, { actions: ["read"] }, { from: 0, to: 9 }, null],
+  "delivery/oldestPending": (t) => [t, {}, { from: 0, to: 9 }, "2026-01-01T00:00:00.000000Z"],
   "integrity/eventSearch": (t) => [t, "evt-1"],
   "summary/dirtyHoursSearch": (t) => [
     t,
@@ -62,6 +64,10 @@ const TENANT_BUILDERS: Record<string, Samples> = {
 const TENANT_DOCUMENTS: Record<string, Samples> = {
   "exports/jobsList": (t) => [t.id, { limit: 10, status: "running" }],
   "integrity/leafSearch": (t) => [t, "evt-1"],
+  "delivery/destinationsList": (t) => [t.id, 100],
+  // A destination passes over events past the cut-off without sending them, and counts them
+  // (skipped_by_retention): read with the tenant filter, then checked in memory by inScope.
+  "delivery/pendingEvents": (t) => [t, { pathPrefix: "prod" }, { from: 0, to: 9 }, 100, null],
   "integrity/latestCheckpointSearch": (t) => [t],
   // Verifications check every stored event against its leaf, also one past the cut-off the purge
   // has not reached yet: the tenant filter without the cut-off.
@@ -89,6 +95,8 @@ const NOT_TENANT_READS: Record<string, string> = {
     "the sealer: every tenant's events in store order, each appended to its own tenant's log",
   "integrity/pendingSearch": "the sealer: which tenants' logs grew past their newest checkpoint",
   "integrity/isBefore": "arithmetic on store positions",
+  "delivery/allDestinations":
+    "the deliverers' work list over every tenant (each destination is then delivered under its own tenant)",
   "exports/claimableJobs": "the worker's queue over every tenant (each job then runs under its own tenant)",
   "query/EVENT_SORT": "a sort order",
   "retention/expiredFor":

@@ -1,0 +1,374 @@
+/**
+ * Delivery to a real webhook receiver (signatures checked with `standardwebhooks`, messages parsed
+ * with the `cloudevents` SDK) against a real OpenSearch: the API's checks, every matching event
+ * delivered once and in store order (compared with /logs), a receiver that fails for a while, a
+ * failing destination beside a healthy one, pause/resume, replay, batches, the test endpoint,
+ * tenants.
+ */
+import { randomBytes } from "node:crypto";
+import { mkdtemp, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { fileSecrets } from "../../src/destinations/credentials.ts";
+import { Deliverer } from "../../src/features/delivery/delivery.deliverer.ts";
+import { loadAssets } from "../../src/opensearch/bootstrap.ts";
+import { capturedLogger, ingestAs, json, testApp, tokenFor } from "../support/app.ts";
+import { event, newTenant } from "../support/events.ts";
+import { startWebhookReceiver, type WebhookReceiver } from "../support/webhook-receiver.ts";
+
+const url = inject("opensearchUrl");
+const SECRET = `whsec_${randomBytes(32).toString("base64")}`;
+const TIMINGS = { failingAfterMs: 1500, sendTimeoutMs: 2000 };
+
+let receiver: WebhookReceiver;
+let other: WebhookReceiver;
+let t: ReturnType<typeof testApp>;
+let deliverer: Deliverer;
+const tenant = newTenant("dlv");
+const tenantB = newTenant("dlvb");
+let admin: string;
+
+beforeAll(async () => {
+  [receiver, other] = await Promise.all([startWebhookReceiver(SECRET), startWebhookReceiver(SECRET)]);
+  const dir = await mkdtemp(path.join(tmpdir(), "scaivault-delivery-"));
+  const file = path.join(dir, "secrets.json");
+  const hook = { signing_secret: SECRET };
+  await writeFile(
+    file,
+    JSON.stringify({ [tenant]: { "siem/webhook": hook }, [tenantB]: { "siem/webhook": hook } }),
+  );
+  const secrets = fileSecrets(file);
+  const allowlist = [receiver.origin, other.origin];
+  t = testApp(url, { endpointAllowlist: allowlist, secrets, delivery: TIMINGS });
+  await t.readiness.runOnce(t.client, await loadAssets());
+  deliverer = new Deliverer({
+    client: t.client,
+    store: { client: t.client, stream: "audit-events" },
+    log: capturedLogger().log,
+    secrets,
+    allowlist,
+    settings: { pollIntervalMs: 100, leaseMs: 5000, maxBackoffMs: 400, ...TIMINGS },
+    metrics: t.metrics.delivery,
+  });
+  deliverer.start();
+  admin = await tokenFor(tenant, "audit:admin audit:read");
+});
+
+afterAll(async () => {
+  await deliverer?.stop();
+  await Promise.all([receiver?.stop(), other?.stop()]);
+});
+
+const call = async (method: string, p: string, body?: unknown, token = admin) =>
+  t.app.request(p, {
+    method,
+    headers: {
+      Authorization: `Bearer ${token}`,
+      ...(body !== undefined ? { "Content-Type": "application/json" } : {}),
+    },
+    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+  });
+
+const webhookDestination = (patch: Record<string, unknown> = {}, to = receiver) => ({
+  name: "SIEM webhook",
+  type: "webhook",
+  config: { url: to.url },
+  credentials_secret: "siem/webhook",
+  batch: { max_events: 50, linger_ms: 0 },
+  ...patch,
+});
+
+async function create(patch: Record<string, unknown> = {}, to = receiver, token = admin): Promise<any> {
+  const res = await call("POST", "/v1/audit/destinations", webhookDestination(patch, to), token);
+  const body = await json(res);
+  expect(res.status, JSON.stringify(body)).toBe(201);
+  return body;
+}
+
+async function until<T>(what: () => Promise<T> | T, ok: (v: T) => boolean, timeoutMs = 30_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await what();
+    if (ok(v)) return v;
+    if (Date.now() > end) throw new Error(`timed out; last: ${JSON.stringify(v).slice(0, 800)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+const status = async (id: string, token = admin) =>
+  (await json(await call("GET", `/v1/audit/destinations/${id}`, undefined, token))).status;
+const idsAt = (r: WebhookReceiver, pathMark: string) =>
+  r
+    .events()
+    .filter((e) => (e.data as { path: string }).path.startsWith(pathMark))
+    .map((e) => e.id);
+
+describe("destinations API", () => {
+  it("refuses inline credentials, unlisted hosts, wrong formats and unknown fields, naming each field", async () => {
+    const cases: [Record<string, unknown>, string][] = [
+      [{ config: { url: receiver.url, signing_secret: "whsec_x" } }, "config.signing_secret"],
+      [{ credentials: { token: "x" } }, "credentials"],
+      [{ config: { url: "https://siem.example.com/hook" } }, "config.url"],
+      [{ config: { url: "http://user:pw@127.0.0.1:1/x" } }, "config.url"],
+      [{ format: "cef" }, "format"],
+      [{ type: "carrier-pigeon" }, "type"],
+      [{ config: { url: receiver.url, mode: "sometimes" } }, "config.mode"],
+      [{ filters: { action: "teleport" } }, "filters.action"],
+      [{ batch: { max_events: 0, linger_ms: 0 } }, "batch.max_events"],
+      [{ credentials_secret: "../etc/passwd" }, "credentials_secret"],
+      [{ name: "two\nlines" }, "name"],
+      [{ colour: "blue" }, "colour"],
+    ];
+    for (const [patch, field] of cases) {
+      const res = await call("POST", "/v1/audit/destinations", webhookDestination(patch));
+      const body = await json(res);
+      expect(res.status, `${JSON.stringify(patch)} → ${JSON.stringify(body)}`).toBe(400);
+      expect(
+        body.errors.map((e: { field: string }) => e.field),
+        JSON.stringify(body),
+      ).toContain(field);
+    }
+    const readOnly = await tokenFor(tenant, "audit:read audit:export");
+    expect((await call("POST", "/v1/audit/destinations", webhookDestination(), readOnly)).status).toBe(403);
+    expect((await call("GET", "/v1/audit/destinations", undefined, readOnly)).status).toBe(403);
+  });
+
+  it("creates, reads, lists, changes and deletes a destination; another tenant sees none of it", async () => {
+    const d = await create({ name: "to be changed" });
+    expect(d.destination_id).toMatch(/^dst_/);
+    expect(d.status).toMatchObject({
+      state: "active",
+      delivered: 0,
+      failed: 0,
+      skipped_by_retention: 0,
+      lag_events: 0,
+    });
+    expect(d.created_by).toBe("user:tester@example.com");
+    const changed = await call("PATCH", `/v1/audit/destinations/${d.destination_id}`, {
+      name: "changed",
+      filters: { action: ["write"] },
+    });
+    expect(changed.status).toBe(200);
+    expect(await json(changed)).toMatchObject({ name: "changed", filters: { action: ["write"] } });
+    const badPatch = await call("PATCH", `/v1/audit/destinations/${d.destination_id}`, {
+      config: { url: "https://elsewhere.example.com/" },
+    });
+    expect(badPatch.status).toBe(400);
+    expect((await json(badPatch)).errors[0].field).toBe("config.url");
+    const list = await json(await call("GET", "/v1/audit/destinations"));
+    expect(list.entries.map((e: { destination_id: string }) => e.destination_id)).toContain(d.destination_id);
+
+    const otherAdmin = await tokenFor(tenantB, "audit:admin");
+    expect(
+      (await call("GET", `/v1/audit/destinations/${d.destination_id}`, undefined, otherAdmin)).status,
+    ).toBe(404);
+    expect(
+      (await call("DELETE", `/v1/audit/destinations/${d.destination_id}`, undefined, otherAdmin)).status,
+    ).toBe(404);
+    expect((await json(await call("GET", "/v1/audit/destinations", undefined, otherAdmin))).entries).toEqual(
+      [],
+    );
+
+    expect((await call("DELETE", `/v1/audit/destinations/${d.destination_id}`)).status).toBe(204);
+    expect((await call("GET", `/v1/audit/destinations/${d.destination_id}`)).status).toBe(404);
+    expect((await call("GET", "/v1/audit/destinations/not-an-id")).status).toBe(404);
+  });
+});
+
+describe("delivery to a webhook", () => {
+  it("sends every matching event once, in store order, signed, as CloudEvents — the events /logs returns", async () => {
+    const mark = `ordered-${Date.now()}`;
+    const d = await create({ filters: { action: ["read", "write"], path_prefix: mark } });
+    const events = Array.from({ length: 120 }, (_, i) =>
+      event({ path: `${mark}/s${i}`, action: ["read", "write", "delete"][i % 3] }),
+    );
+    await ingestAs(t, tenant, events);
+    await ingestAs(t, tenantB, [event({ path: `${mark}/other-tenant` })]);
+    const expected = 80;
+    await until(
+      () => idsAt(receiver, mark).length,
+      (n) => n >= expected,
+    );
+    const st = await until(
+      () => status(d.destination_id),
+      (s) => s.delivered >= expected,
+    );
+    // /logs is the oracle: the same events (newest first there; here in store order = ingest order).
+    const reader = await tokenFor(tenant, "audit:read");
+    const logs = await json(
+      await call("GET", `/v1/audit/logs?path_prefix=${mark}&action=read,write&limit=1000`, undefined, reader),
+    );
+    const got = idsAt(receiver, mark);
+    expect(new Set(got).size).toBe(got.length);
+    expect([...got].sort()).toEqual(logs.entries.map((e: { id: string }) => e.id).sort());
+    const sent = events.filter((_, i) => i % 3 !== 2).map((e) => e.path);
+    expect(
+      receiver
+        .events()
+        .filter((e) => got.includes(e.id))
+        .map((e) => (e.data as { path: string }).path),
+    ).toEqual(sent);
+    expect(receiver.badSignatures).toBe(0);
+    const first = receiver.events().find((e) => e.id === got[0]);
+    expect(first).toMatchObject({
+      specversion: "1.0",
+      type: "com.scaivault.audit.read",
+      source: `/scaivault/audit/${tenant}`,
+    });
+    expect(first?.data).toEqual(logs.entries.find((e: { id: string }) => e.id === got[0]));
+    expect(st).toMatchObject({ state: "active", lag_events: 0, failed: 0 });
+    expect(st.last_success_at).not.toBeNull();
+    // Structured mode: one event per request, the webhook-id is the event id.
+    const req = receiver.requests.find((r) => r.events[0]?.id === got[0]);
+    expect(req?.webhookId).toBe(got[0]);
+    await call("DELETE", `/v1/audit/destinations/${d.destination_id}`);
+  });
+
+  it("keeps trying a failing receiver with back-off, shows it failing, and delivers everything once it heals; a healthy destination beside it is not held up", async () => {
+    const mark = `healing-${Date.now()}`;
+    const failing = await create({ filters: { path_prefix: mark } }, other);
+    const healthy = await create({ filters: { path_prefix: mark } });
+    other.refuse(503);
+    await ingestAs(
+      t,
+      tenant,
+      Array.from({ length: 30 }, (_, i) => event({ path: `${mark}/s${i}` })),
+    );
+    await until(
+      () => idsAt(receiver, mark).length,
+      (n) => n === 30,
+    );
+    const down = await until(
+      () => status(failing.destination_id),
+      (s) => s.state === "failing",
+    );
+    expect(down.last_error.message).toContain("HTTP 503");
+    expect(down.failed).toBeGreaterThan(1);
+    expect(down.lag_events).toBe(30);
+    expect(down.delivered).toBe(0);
+    expect(idsAt(other, mark)).toEqual([]);
+    const gauge = `audit_delivery_failing{destination="${failing.destination_id}"} 1`;
+    await until(
+      async () => (await t.app.request("/metrics")).text(),
+      (m) => m.includes(gauge),
+    );
+
+    other.refuse(null);
+    await until(
+      () => idsAt(other, mark).length,
+      (n) => n >= 30,
+    );
+    const up = await until(
+      () => status(failing.destination_id),
+      (s) => s.delivered === 30,
+    );
+    expect(up).toMatchObject({ state: "active", lag_events: 0, skipped_by_retention: 0 });
+    expect(new Set(idsAt(other, mark))).toEqual(new Set(idsAt(receiver, mark)));
+    for (const d of [failing, healthy]) await call("DELETE", `/v1/audit/destinations/${d.destination_id}`);
+  });
+
+  it("sends nothing while paused and everything stored meanwhile after resume", async () => {
+    const mark = `paused-${Date.now()}`;
+    const d = await create({ filters: { path_prefix: mark } });
+    const paused = await json(await call("POST", `/v1/audit/destinations/${d.destination_id}/pause`));
+    expect(paused.status.state).toBe("paused");
+    await ingestAs(
+      t,
+      tenant,
+      Array.from({ length: 10 }, (_, i) => event({ path: `${mark}/s${i}` })),
+    );
+    await until(
+      () => status(d.destination_id),
+      (s) => s.lag_events === 10,
+    );
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(idsAt(receiver, mark)).toEqual([]);
+    const resumed = await json(await call("POST", `/v1/audit/destinations/${d.destination_id}/resume`));
+    expect(resumed.status.state).toBe("active");
+    await until(
+      () => idsAt(receiver, mark).length,
+      (n) => n === 10,
+    );
+    await call("DELETE", `/v1/audit/destinations/${d.destination_id}`);
+  });
+
+  it("replays from an instant: the events at or after it again, none before it", async () => {
+    const mark = `replay-${Date.now()}`;
+    const d = await create({ filters: { path_prefix: mark } });
+    const events = Array.from({ length: 20 }, (_, i) =>
+      event({ path: `${mark}/s${i}`, timestamp: `2026-11-20T10:00:${String(i).padStart(2, "0")}.000001Z` }),
+    );
+    await ingestAs(t, tenant, events);
+    await until(
+      () => idsAt(receiver, mark).length,
+      (n) => n === 20,
+    );
+    const res = await call("POST", `/v1/audit/destinations/${d.destination_id}/replay`, {
+      from: "2026-11-20T10:00:15Z",
+    });
+    expect(res.status).toBe(200);
+    expect((await json(res)).status.replaying_from).toBe("2026-11-20T10:00:15.000000Z");
+    await until(
+      () => idsAt(receiver, mark).length,
+      (n) => n === 25,
+    );
+    await new Promise((r) => setTimeout(r, 500));
+    const got = idsAt(receiver, mark);
+    expect(got.length).toBe(25);
+    const again = got.slice(20).map((id) => receiver.events().find((e) => e.id === id)?.time);
+    expect(again.every((time) => (time as string) >= "2026-11-20T10:00:15")).toBe(true);
+    expect((await status(d.destination_id)).replaying_from).toBeNull();
+
+    for (const [body, field] of [
+      [{}, "body"],
+      [{ from: "yesterday-ish" }, "from"],
+      [{ position: "99999-1" }, "position"],
+      [{ from: "now-1h", position: "1-0" }, "body"],
+    ] as const) {
+      const bad = await call("POST", `/v1/audit/destinations/${d.destination_id}/replay`, body);
+      expect(bad.status, JSON.stringify(body)).toBe(400);
+      expect((await json(bad)).errors[0].field).toBe(field);
+    }
+    await call("DELETE", `/v1/audit/destinations/${d.destination_id}`);
+  });
+
+  it("sends batches as CloudEvents batches, one signed request each", async () => {
+    const mark = `batched-${Date.now()}`;
+    const d = await create({
+      filters: { path_prefix: mark },
+      config: { url: receiver.url, mode: "batched" },
+      batch: { max_events: 10, linger_ms: 200 },
+    });
+    await ingestAs(
+      t,
+      tenant,
+      Array.from({ length: 25 }, (_, i) => event({ path: `${mark}/s${i}` })),
+    );
+    await until(
+      () => idsAt(receiver, mark).length,
+      (n) => n === 25,
+    );
+    const batches = receiver.requests.filter((r) =>
+      (r.events[0]?.data as { path?: string } | undefined)?.path?.startsWith(mark),
+    );
+    expect(batches.every((b) => b.contentType.startsWith("application/cloudevents-batch+json"))).toBe(true);
+    expect(batches.every((b) => b.events.length <= 10)).toBe(true);
+    expect(batches.length).toBeGreaterThanOrEqual(3);
+    expect(batches[0]?.webhookId).toBe(`${batches[0]?.events[0]?.id}+${batches[0]?.events.length}`);
+    await call("DELETE", `/v1/audit/destinations/${d.destination_id}`);
+  });
+
+  it("tests a destination: one synthetic event, and what a refusing receiver answered", async () => {
+    const d = await create({ filters: { path_prefix: "nothing-matches" } });
+    const ok = await json(await call("POST", `/v1/audit/destinations/${d.destination_id}/test`));
+    expect(ok).toMatchObject({ ok: true, error: null });
+    expect(receiver.events().some((e) => e.id === ok.event_id)).toBe(true);
+    receiver.refuse(502);
+    const refused = await json(await call("POST", `/v1/audit/destinations/${d.destination_id}/test`));
+    receiver.refuse(null);
+    expect(refused.ok).toBe(false);
+    expect(refused.error).toContain("HTTP 502");
+    await call("DELETE", `/v1/audit/destinations/${d.destination_id}`);
+  });
+});

@@ -1,0 +1,83 @@
+/**
+ * A webhook receiver for delivery tests, on loopback: every request's signature is checked with
+ * the `standardwebhooks` library and its body parsed with the `cloudevents` SDK (structured or
+ * batched) — independent of the service's own code. `refuse(status)` makes it answer that status
+ * instead (a failing SIEM); `refuse(null)` heals it.
+ */
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { type CloudEvent, HTTP } from "cloudevents";
+import { Webhook } from "standardwebhooks";
+
+export interface WebhookRequest {
+  webhookId: string;
+  contentType: string;
+  events: CloudEvent<unknown>[];
+}
+
+export interface WebhookReceiver {
+  url: string;
+  origin: string;
+  /** Every acknowledged request, in arrival order. */
+  requests: WebhookRequest[];
+  /** Every acknowledged event, in arrival order. */
+  events(): CloudEvent<unknown>[];
+  /** Requests whose signature did not verify (answered 401). */
+  badSignatures: number;
+  /** Requests refused on purpose. */
+  refused: number;
+  refuse(status: number | null): void;
+  stop(): Promise<void>;
+}
+
+export async function startWebhookReceiver(secret: string): Promise<WebhookReceiver> {
+  const verifier = new Webhook(secret);
+  let refusing: number | null = null;
+  const r = {
+    requests: [] as WebhookRequest[],
+    badSignatures: 0,
+    refused: 0,
+  };
+  const server = createServer(async (req, res) => {
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    const body = Buffer.concat(chunks).toString("utf8");
+    const headers = Object.fromEntries(
+      Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(",") : (v ?? "")]),
+    );
+    if (refusing !== null) {
+      r.refused++;
+      res.writeHead(refusing, { "content-type": "text/plain" }).end("receiver refuses on purpose");
+      return;
+    }
+    try {
+      verifier.verify(body, headers);
+    } catch {
+      r.badSignatures++;
+      res.writeHead(401).end("bad signature");
+      return;
+    }
+    const parsed = HTTP.toEvent({ headers, body });
+    r.requests.push({
+      webhookId: headers["webhook-id"] ?? "",
+      contentType: headers["content-type"] ?? "",
+      events: (Array.isArray(parsed) ? parsed : [parsed]) as CloudEvent<unknown>[],
+    });
+    res.writeHead(204).end();
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return Object.assign(r, {
+    url: `${origin}/hooks/audit`,
+    origin,
+    events: () => r.requests.flatMap((q) => q.events),
+    refuse(status: number | null) {
+      refusing = status;
+    },
+    stop: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  });
+}
