@@ -82,3 +82,14 @@ export const SCHEMATHESIS: ToolSpec = {
     `python3 -m venv ${c}/schemathesis-venv && ${c}/schemathesis-venv/bin/python -m pip install 'schemathesis==${SCHEMATHESIS_VERSION}' && ` +
     `mkdir -p ${c}/bin && ln -sfn ${c}/schemathesis-venv/bin/st ${c}/bin/st`,
 };
+
+/**
+ * rsyslogd, the syslog destination's receiver in tests (test/support/rsyslog.ts): a Debian package,
+ * not a cached build. Found like the others; RSYSLOGD may name another binary.
+ */
+export const RSYSLOGD: ToolSpec = {
+  name: "rsyslogd",
+  envVar: "RSYSLOGD",
+  step: `"installing rsyslog and rsyslog-gnutls"`,
+  install: () => "apt-get install -y --no-install-recommends rsyslog rsyslog-gnutls (as root; Debian/Ubuntu)",
+};
