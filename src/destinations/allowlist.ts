@@ -1,21 +1,34 @@
 /**
  * @module destinations/allowlist
- * Which hosts the service may send audit data to (export stores, delivery receivers). The providers' own endpoints are always allowed; any
- * other origin (an S3-compatible store, an emulator) must be listed in EXPORT_ENDPOINT_ALLOWLIST,
- * compared as scheme + host + port, and a URL with user-info is refused outright.
+ * Which hosts the service may send audit data to (export stores, delivery receivers). The
+ * providers' own endpoints are always allowed; any other origin (an S3-compatible store, an
+ * emulator, a SIEM's webhook) must be listed in EXPORT_ENDPOINT_ALLOWLIST, compared as scheme +
+ * host + port, and a URL with user-info is refused outright. Receivers that do not speak HTTP are
+ * listed by a scheme of their own with an explicit port: `tls://siem.internal:6514` (syslog over
+ * TLS), `kafka://broker-1.internal:9093` (a Kafka broker).
  */
 
-/** `https://host[:port]` of a URL, or undefined when it is not an http(s) URL without user-info. */
-export function originOf(url: string): string | undefined {
+const HTTP = ["http:", "https:"] as const;
+/** Schemes without a default port: the port must be written. */
+const STREAMS = ["tls:", "kafka:"] as const;
+export type Scheme = (typeof HTTP)[number] | (typeof STREAMS)[number];
+
+/**
+ * `scheme://host:port` of a URL, or undefined when it is not a URL of one of `schemes` without
+ * user-info (and, for a stream scheme, with a port).
+ */
+export function originOf(url: string, schemes: readonly Scheme[] = HTTP): string | undefined {
   let u: URL;
   try {
     u = new URL(url);
   } catch {
     return undefined;
   }
-  if (u.protocol !== "https:" && u.protocol !== "http:") return undefined;
+  if (!(schemes as readonly string[]).includes(u.protocol)) return undefined;
   if (u.username !== "" || u.password !== "") return undefined;
-  return u.origin;
+  if ((HTTP as readonly string[]).includes(u.protocol)) return u.origin;
+  // Not a special scheme: URL gives no origin, no default port, and keeps the host's case.
+  return u.hostname !== "" && u.port !== "" ? `${u.protocol}//${u.host.toLowerCase()}` : undefined;
 }
 
 /** Parses the allowlist (comma- or space-separated origins); a malformed entry is an error. */
@@ -24,9 +37,12 @@ export function parseAllowlist(
 ): { ok: true; origins: string[] } | { ok: false; message: string } {
   const origins: string[] = [];
   for (const entry of raw.split(/[\s,]+/).filter(Boolean)) {
-    const origin = originOf(entry);
+    const origin = originOf(entry, [...HTTP, ...STREAMS]);
     if (!origin || new URL(entry).pathname.replace(/\/$/, "") !== "")
-      return { ok: false, message: `'${entry}' is not an origin such as https://s3.internal.example:9000` };
+      return {
+        ok: false,
+        message: `'${entry}' is not an origin such as https://s3.internal.example:9000, tls://siem.internal:6514 or kafka://broker.internal:9093`,
+      };
     origins.push(origin);
   }
   return { ok: true, origins };
@@ -35,9 +51,16 @@ export function parseAllowlist(
 const PROVIDER_HOSTS = [/\.amazonaws\.com$/, /^storage\.googleapis\.com$/, /\.blob\.core\.windows\.net$/];
 
 /** Why `url` may not be used, or undefined when it may. */
-export function endpointRefusal(url: string, allowlist: readonly string[]): string | undefined {
-  const origin = originOf(url);
-  if (!origin) return "must be an http(s) URL without user-info";
+export function endpointRefusal(
+  url: string,
+  allowlist: readonly string[],
+  schemes: readonly Scheme[] = HTTP,
+): string | undefined {
+  const origin = originOf(url, schemes);
+  if (!origin)
+    return schemes.some((s) => (STREAMS as readonly string[]).includes(s))
+      ? `must be ${schemes.map((s) => `${s}//host:port`).join(" or ")} without user-info`
+      : "must be an http(s) URL without user-info";
   if (allowlist.includes(origin)) return undefined;
   const u = new URL(url);
   if (u.protocol === "https:" && u.port === "" && PROVIDER_HOSTS.some((h) => h.test(u.hostname)))

@@ -1,16 +1,17 @@
 /**
  * @module destinations/receiver
- * Where delivery sends events: each receiver type (a SIEM's intake: webhook, and next Splunk HEC,
- * syslog over TLS, Kafka) is one module implementing `ReceiverType` — its `config` schema, the
+ * Where delivery sends events: each receiver type (a SIEM's intake: webhook, syslog over TLS, and
+ * next Splunk HEC and Kafka) is one module implementing `ReceiverType` — its `config` schema, the
  * formats it carries, the credentials its secret must hold, the hosts that must pass the
  * allowlist, and how to open it — registered in `RECEIVERS`. The object stores exports write to
  * are the same kind of unit beside these (destinations/object-store).
  */
 import type { z } from "@hono/zod-openapi";
 import type { FieldError } from "../errors.ts";
-import { endpointRefusal } from "./allowlist.ts";
+import { endpointRefusal, type Scheme } from "./allowlist.ts";
 import { type SecretValue, secretAs } from "./credentials.ts";
 import { DestinationError } from "./errors.ts";
+import { syslog } from "./receivers/syslog.ts";
 import { webhook } from "./receivers/webhook.ts";
 
 export const FORMATS = ["json"] as const;
@@ -55,8 +56,9 @@ export interface ReceiverType<T extends string, C, S> {
   /** The shape its credentials secret must hold, and how to say it when it does not. */
   credentials: z.ZodType<S>;
   expected: string;
-  /** URLs in `config` that must pass the allowlist, by field. */
+  /** Where it connects, as URLs of `schemes`, by field: each must pass the allowlist. */
   endpoints(c: C): Record<string, string | undefined>;
+  schemes: readonly Scheme[];
   open(c: C, secret: S, ctx: OpenContext): Receiver;
 }
 
@@ -64,7 +66,7 @@ export interface ReceiverType<T extends string, C, S> {
 type AnyReceiverType = ReceiverType<string, any, any>;
 
 /** Every receiver a destination can be. */
-export const RECEIVERS = [webhook] as const satisfies readonly AnyReceiverType[];
+export const RECEIVERS = [webhook, syslog] as const satisfies readonly AnyReceiverType[];
 export type ReceiverName = (typeof RECEIVERS)[number]["type"];
 export const RECEIVER_NAMES = RECEIVERS.map((r) => r.type) as [ReceiverName, ...ReceiverName[]];
 
@@ -85,8 +87,9 @@ export function refusedReceiverEndpoints(
   config: unknown,
   allowlist: readonly string[],
 ): FieldError[] {
-  return Object.entries((typeOf(type) as AnyReceiverType).endpoints(config)).flatMap(([field, url]) => {
-    const refusal = url === undefined ? undefined : endpointRefusal(url, allowlist);
+  const t = typeOf(type) as AnyReceiverType;
+  return Object.entries(t.endpoints(config)).flatMap(([field, url]) => {
+    const refusal = url === undefined ? undefined : endpointRefusal(url, allowlist, t.schemes);
     return refusal ? [{ field: `config.${field}`, message: refusal }] : [];
   });
 }

@@ -15,6 +15,7 @@ import { Deliverer } from "../../src/features/delivery/delivery.deliverer.ts";
 import { loadAssets } from "../../src/opensearch/bootstrap.ts";
 import { capturedLogger, ingestAs, json, testApp, tokenFor } from "../support/app.ts";
 import { event, newTenant } from "../support/events.ts";
+import { type SyslogServer, startRsyslog } from "../support/rsyslog.ts";
 import { startWebhookReceiver, type WebhookReceiver } from "../support/webhook-receiver.ts";
 
 const url = inject("opensearchUrl");
@@ -23,6 +24,7 @@ const TIMINGS = { failingAfterMs: 1500, sendTimeoutMs: 2000 };
 
 let receiver: WebhookReceiver;
 let other: WebhookReceiver;
+let rsyslog: SyslogServer;
 let t: ReturnType<typeof testApp>;
 let deliverer: Deliverer;
 const tenant = newTenant("dlv");
@@ -30,16 +32,23 @@ const tenantB = newTenant("dlvb");
 let admin: string;
 
 beforeAll(async () => {
-  [receiver, other] = await Promise.all([startWebhookReceiver(SECRET), startWebhookReceiver(SECRET)]);
+  [receiver, other, rsyslog] = await Promise.all([
+    startWebhookReceiver(SECRET),
+    startWebhookReceiver(SECRET),
+    startRsyslog(),
+  ]);
   const dir = await mkdtemp(path.join(tmpdir(), "scaivault-delivery-"));
   const file = path.join(dir, "secrets.json");
   const hook = { signing_secret: SECRET };
   await writeFile(
     file,
-    JSON.stringify({ [tenant]: { "siem/webhook": hook }, [tenantB]: { "siem/webhook": hook } }),
+    JSON.stringify({
+      [tenant]: { "siem/webhook": hook, "siem/syslog": {} },
+      [tenantB]: { "siem/webhook": hook },
+    }),
   );
   const secrets = fileSecrets(file);
-  const allowlist = [receiver.origin, other.origin];
+  const allowlist = [receiver.origin, other.origin, `tls://127.0.0.1:${rsyslog.port}`];
   t = testApp(url, { endpointAllowlist: allowlist, secrets, delivery: TIMINGS });
   await t.readiness.runOnce(t.client, await loadAssets());
   deliverer = new Deliverer({
@@ -57,7 +66,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await deliverer?.stop();
-  await Promise.all([receiver?.stop(), other?.stop()]);
+  await Promise.all([receiver?.stop(), other?.stop(), rsyslog?.stop()]);
 });
 
 const call = async (method: string, p: string, body?: unknown, token = admin) =>
@@ -369,6 +378,91 @@ describe("delivery to a webhook", () => {
     receiver.refuse(null);
     expect(refused.ok).toBe(false);
     expect(refused.error).toContain("HTTP 502");
+    await call("DELETE", `/v1/audit/destinations/${d.destination_id}`);
+  });
+});
+
+describe("delivery over syslog (RFC 5424 over TLS) to rsyslog", () => {
+  it("sends each event as one message rsyslog parses back: facility, severity, timestamp, MSGID, the event id, the event", async () => {
+    const mark = `syslog-${Date.now()}`;
+    const hostile = {
+      note: 'quote " backslash \\ bracket ] newline \n line-sep \u2028 end',
+      deep: { x: "]" },
+    };
+    const events = Array.from({ length: 40 }, (_, i) =>
+      event({
+        path: `${mark}/s${i}`,
+        action: ["read", "write", "policy_update", "rotate"][i % 4],
+        ...(i % 5 === 0 ? { success: false, error_code: "permission_denied" } : {}),
+        ...(i === 7 ? { context: hostile } : {}),
+      }),
+    );
+    const d = await create({
+      type: "syslog",
+      config: { host: "127.0.0.1", port: rsyslog.port, ca_pem: rsyslog.caPem, hostname: "vault-1" },
+      credentials_secret: "siem/syslog",
+      filters: { path_prefix: mark },
+    });
+    await ingestAs(t, tenant, events);
+    const reader = await tokenFor(tenant, "audit:read");
+    const logs = await json(
+      await call("GET", `/v1/audit/logs?path_prefix=${mark}&limit=1000`, undefined, reader),
+    );
+    const byId = new Map(logs.entries.map((e: { id: string }) => [e.id, e]));
+    const ours = async () =>
+      (await rsyslog.parsed()).filter(
+        (m) => m.structured_data?.includes(`tenant="${tenant}"`) && (m.msg ?? "").includes(mark),
+      );
+    const got = await until(ours, (m) => m.length >= 40);
+    expect(got.length).toBe(40);
+    const sent = got.map((m) => JSON.parse((m.msg ?? "").replace(/^\uFEFF/, "")));
+    expect(sent.map((e) => e.path)).toEqual(events.map((e) => e.path));
+    for (const [i, m] of got.entries()) {
+      const e = byId.get(sent[i].id) as Record<string, unknown>;
+      expect(sent[i]).toEqual(e);
+      expect(m).toMatchObject({
+        facility: "13",
+        severity: e.success ? "6" : "4",
+        timestamp: e.timestamp,
+        hostname: "vault-1",
+        app_name: "scaivault-audit",
+        msgid: e.action,
+        structured_data: `[audit@32473 id="${e.id}" tenant="${tenant}"]`,
+      });
+    }
+    expect(sent[7].context).toEqual(hostile);
+    const st = await until(
+      () => status(d.destination_id),
+      (s) => s.delivered === 40,
+    );
+    expect(st).toMatchObject({ state: "active", lag_events: 0, failed: 0 });
+    await call("DELETE", `/v1/audit/destinations/${d.destination_id}`);
+  });
+
+  it("refuses a receiver whose certificate it cannot trust, and says so in the status", async () => {
+    const d = await create({
+      type: "syslog",
+      config: { host: "127.0.0.1", port: rsyslog.port },
+      credentials_secret: "siem/syslog",
+      filters: { path_prefix: "untrusted" },
+    });
+    await ingestAs(t, tenant, [event({ path: "untrusted/x" })]);
+    const st = await until(
+      () => status(d.destination_id),
+      (s) => s.failed > 0,
+    );
+    expect(st.last_error.message).toMatch(/TLS/);
+    expect(st.delivered).toBe(0);
+    const res = await call("POST", "/v1/audit/destinations", {
+      ...webhookDestination(),
+      type: "syslog",
+      config: { host: "siem.example.com", port: 6514 },
+    });
+    expect(res.status).toBe(400);
+    expect((await json(res)).errors[0]).toMatchObject({
+      field: "config.host",
+      message: expect.stringContaining("tls://siem.example.com:6514"),
+    });
     await call("DELETE", `/v1/audit/destinations/${d.destination_id}`);
   });
 });

@@ -160,6 +160,8 @@ export interface SyslogServer {
    * reads `#012`) and drops one trailing LF. After stop(), what the file held when rsyslogd exited.
    */
   messages(): Promise<string[]>;
+  /** The same messages as rsyslog parsed them: facility, severity, timestamp, hostname, app_name, procid, msgid, structured_data, msg. */
+  parsed(): Promise<Record<string, string>[]>;
   /** messages() once it holds at least `count`; rsyslog writes a batch at a time, so wait for them. */
   waitForMessages(count: number, timeoutMs?: number): Promise<string[]>;
   /** rsyslogd's stdout and stderr so far (the last 16 KB): where it reports errors, oversize messages among them. */
@@ -214,6 +216,22 @@ function locateRsyslogd(): string {
   return bin;
 }
 
+/** What rsyslog itself parsed of each message (its properties, JSON-escaped): the tests' RFC 5424 parser. */
+const PARSED = {
+  facility: "syslogfacility",
+  severity: "syslogseverity",
+  timestamp: "timereported:::date-rfc3339",
+  hostname: "hostname",
+  app_name: "app-name",
+  procid: "procid",
+  msgid: "msgid",
+  structured_data: "structured-data",
+  msg: "msg",
+};
+const PARSED_TEMPLATE = `{${Object.entries(PARSED)
+  .map(([k, prop]) => `\\"${k}\\":\\"%${prop.includes(":") ? `${prop},json` : `${prop}:::json`}%\\"`)
+  .join(",")}}`;
+
 /**
  * The instance's whole config. Received messages go through a ruleset of their own, so rsyslogd's
  * own messages (start, stop, errors) never reach the output file: those go to rsyslogd.log, kept
@@ -225,6 +243,7 @@ function config(p: {
   certs: Certificates;
   port: number;
   outputFile: string;
+  parsedFile: string;
   internalLog: string;
   mutualTls: boolean;
 }): string {
@@ -241,8 +260,10 @@ function config(p: {
 )
 module(load="imtcp" StreamDriver.Name="gtls" StreamDriver.Mode="1" ${auth})
 template(name="raw" type="string" string="%rawmsg%\\n")
+template(name="parsed" type="string" string="${PARSED_TEMPLATE}\\n")
 ruleset(name="received") {
   action(type="omfile" file="${p.outputFile}" template="raw")
+  action(type="omfile" file="${p.parsedFile}" template="parsed")
 }
 input(type="imtcp" address="127.0.0.1" port="${p.port}" ruleset="received" discardTruncatedMsg="on")
 *.* action(type="omfile" file="${p.internalLog}")
@@ -287,13 +308,14 @@ async function startOnce(
   const began = performance.now();
   const work = path.join(dir, "work");
   const outputFile = path.join(dir, "received.log");
+  const parsedFile = path.join(dir, "parsed.jsonl");
   const internalLog = path.join(dir, "rsyslogd.log");
   const confFile = path.join(dir, "rsyslog.conf");
   const pidFile = path.join(dir, "rsyslogd.pid");
   await mkdir(work, { recursive: true });
   await rm(outputFile, { force: true });
   const mutualTls = opts.mutualTls ?? false;
-  await writeFile(confFile, config({ work, certs, port, outputFile, internalLog, mutualTls }));
+  await writeFile(confFile, config({ work, certs, port, outputFile, parsedFile, internalLog, mutualTls }));
 
   let out = "";
   const keep = (d: Buffer) => {
@@ -323,10 +345,11 @@ async function startOnce(
   running.set(pid, dir);
 
   let final: string[] | undefined;
-  const read = async () => {
+  let finalParsed: string[] | undefined;
+  const read = async (file = outputFile) => {
     let text: string;
     try {
-      text = await readFile(outputFile, "utf8");
+      text = await readFile(file, "utf8");
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === "ENOENT") return [];
       throw err;
@@ -337,6 +360,8 @@ async function startOnce(
     return lines;
   };
   const messages = async () => final ?? (await read());
+  const parsed = async () =>
+    (finalParsed ?? (await read(parsedFile))).map((l) => JSON.parse(l) as Record<string, string>);
 
   let stopping: Promise<void> | undefined;
   // Idempotent: a second call waits for the first rather than signalling a pid that may be reused.
@@ -346,6 +371,7 @@ async function startOnce(
       await Promise.race([exited, sleep(5_000)]);
       running.delete(pid);
       final = await read();
+      finalParsed = await read(parsedFile);
       await rm(dir, { recursive: true, force: true });
     })();
     return stopping;
@@ -396,6 +422,7 @@ async function startOnce(
           outputFile,
           pid,
           messages,
+          parsed,
           waitForMessages,
           output: () => out,
           stop,

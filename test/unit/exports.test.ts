@@ -241,6 +241,21 @@ describe("endpoint allowlist", () => {
     expect(endpointRefusal("http://u:p@127.0.0.1:9000", allow)).toMatch(/user-info/);
     expect(endpointRefusal("file:///etc/passwd", allow)).toMatch(/http/);
   });
+  it("takes receivers that do not speak HTTP by their own scheme, host and explicit port", () => {
+    const list = (parseAllowlist("tls://siem.internal:6514 kafka://10.0.0.5:9093") as { origins: string[] })
+      .origins;
+    expect(list).toEqual(["tls://siem.internal:6514", "kafka://10.0.0.5:9093"]);
+    expect(endpointRefusal("tls://siem.internal:6514", list, ["tls:"])).toBeUndefined();
+    expect(endpointRefusal("tls://SIEM.Internal:6514", list, ["tls:"])).toBeUndefined(); // host names ignore case
+    expect(endpointRefusal("tls://siem.internal:6515", list, ["tls:"])).toMatch(/not in/);
+    expect(endpointRefusal("kafka://10.0.0.5:9093", list, ["tls:"])).toMatch(/tls:\/\/host:port/);
+    expect(endpointRefusal("tls://siem.internal", list, ["tls:"])).toMatch(/host:port/); // no port
+    expect(endpointRefusal("tls://u:p@siem.internal:6514", list, ["tls:"])).toMatch(/user-info/);
+    // An object store or a webhook never takes a stream scheme, listed or not.
+    expect(endpointRefusal("tls://siem.internal:6514", list)).toMatch(/http/);
+    expect(parseAllowlist("tls://siem.internal").ok).toBe(false);
+    expect(parseAllowlist("tls://siem.internal:6514/path").ok).toBe(false);
+  });
   it("parses origins and rejects anything else", () => {
     expect(parseAllowlist("http://127.0.0.1:9000, https://minio.internal:9443/")).toEqual({
       ok: true,

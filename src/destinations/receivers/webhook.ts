@@ -64,6 +64,7 @@ export const webhook = {
   credentials,
   expected: "signing_secret (a Standard Webhooks secret: whsec_ and 24–64 bytes in base64)",
   endpoints: (c) => ({ url: c.url }),
+  schemes: ["http:", "https:"],
   open(c, secret, ctx) {
     const key = createSecretKey(Buffer.from(secret.signing_secret.slice(6), "base64"));
     const post = async (id: string, contentType: string, body: string, signal: AbortSignal) => {
