@@ -14,7 +14,15 @@ export function startService(
   let out = "";
   const child = spawn(process.execPath, [entry], {
     cwd: PROJECT_ROOT,
-    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", LOG_LEVEL: "info", ...env },
+    env: {
+      PATH: process.env.PATH ?? "",
+      HOME: process.env.HOME ?? "/tmp",
+      LOG_LEVEL: "info",
+      // The delivery tests own the destinations of the shared cluster: a service started by another
+      // test would take their leases (without their secrets). A test of delivery sets it to true.
+      DELIVERY_WORKER: "false",
+      ...env,
+    },
     stdio: ["ignore", "pipe", "pipe"],
   });
   child.stdout?.on("data", (d) => {

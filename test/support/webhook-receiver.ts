@@ -2,7 +2,7 @@
  * A webhook receiver for delivery tests, on loopback: every request's signature is checked with
  * the `standardwebhooks` library and its body parsed with the `cloudevents` SDK (structured or
  * batched) — independent of the service's own code. `refuse(status)` makes it answer that status
- * instead (a failing SIEM); `refuse(null)` heals it.
+ * instead (a failing SIEM), `refuse(null)` heals it; `delay(ms)` makes it slow.
  */
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -27,12 +27,15 @@ export interface WebhookReceiver {
   /** Requests refused on purpose. */
   refused: number;
   refuse(status: number | null): void;
+  /** Answers each request only after `ms` (a slow SIEM). */
+  delay(ms: number): void;
   stop(): Promise<void>;
 }
 
 export async function startWebhookReceiver(secret: string): Promise<WebhookReceiver> {
   const verifier = new Webhook(secret);
   let refusing: number | null = null;
+  let delayMs = 0;
   const r = {
     requests: [] as WebhookRequest[],
     badSignatures: 0,
@@ -45,6 +48,7 @@ export async function startWebhookReceiver(secret: string): Promise<WebhookRecei
     const headers = Object.fromEntries(
       Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(",") : (v ?? "")]),
     );
+    if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
     if (refusing !== null) {
       r.refused++;
       res.writeHead(refusing, { "content-type": "text/plain" }).end("receiver refuses on purpose");
@@ -73,6 +77,9 @@ export async function startWebhookReceiver(secret: string): Promise<WebhookRecei
     events: () => r.requests.flatMap((q) => q.events),
     refuse(status: number | null) {
       refusing = status;
+    },
+    delay(ms: number) {
+      delayMs = ms;
     },
     stop: () =>
       new Promise<void>((resolve) => {
