@@ -32,6 +32,7 @@ let t: ReturnType<typeof testApp>;
 let deliverer: Deliverer;
 const tenant = newTenant("dlv");
 const tenantB = newTenant("dlvb");
+const tenantC = newTenant("dlvc");
 let admin: string;
 
 beforeAll(async () => {
@@ -49,6 +50,7 @@ beforeAll(async () => {
     JSON.stringify({
       [tenant]: { "siem/webhook": hook, "siem/syslog": {} },
       [tenantB]: { "siem/webhook": hook },
+      [tenantC]: { "siem/webhook": hook },
     }),
   );
   const secrets = fileSecrets(file);
@@ -383,6 +385,54 @@ describe("delivery to a webhook", () => {
     expect(refused.ok).toBe(false);
     expect(refused.error).toContain("HTTP 502");
     await call("DELETE", `/v1/audit/destinations/${d.destination_id}`);
+  });
+});
+
+describe("retention", () => {
+  it("passes over events that left the tenant's retention before their turn, and counts them", async () => {
+    const adminC = await tokenFor(tenantC, "audit:admin audit:read");
+    const mark = `retention-${Date.now()}`;
+    const d = await create({ filters: { path_prefix: mark } }, receiver, adminC);
+    await call("POST", `/v1/audit/destinations/${d.destination_id}/pause`, undefined, adminC);
+    const now = Date.now();
+    const old = Array.from({ length: 10 }, (_, i) =>
+      event({ path: `${mark}/old${i}`, timestamp: new Date(now - 3 * 86_400_000 + i).toISOString() }),
+    );
+    const fresh = Array.from({ length: 5 }, (_, i) =>
+      event({ path: `${mark}/new${i}`, timestamp: new Date(now - 60_000 + i).toISOString() }),
+    );
+    await ingestAs(t, tenantC, [...old.slice(0, 5), ...fresh, ...old.slice(5)]);
+    const put = await call("PUT", "/v1/audit/retention", { retention_days: 1 }, adminC);
+    expect(put.status).toBe(200);
+    await call("POST", `/v1/audit/destinations/${d.destination_id}/resume`, undefined, adminC);
+    const st = await until(
+      () => status(d.destination_id, adminC),
+      (s) => s.delivered === 5 && s.skipped_by_retention === 10,
+    );
+    expect(st.lag_events).toBe(0);
+    expect(idsAt(receiver, mark).length).toBe(5);
+    expect(
+      receiver.events().filter((e) => (e.data as { path: string }).path.startsWith(`${mark}/old`)),
+    ).toEqual([]);
+
+    // A replay from before the cut-off sends what retention still holds, and no more.
+    const replay = await call(
+      "POST",
+      `/v1/audit/destinations/${d.destination_id}/replay`,
+      { from: "now-30d" },
+      adminC,
+    );
+    expect(replay.status).toBe(200);
+    await until(
+      () => idsAt(receiver, mark).length,
+      (n) => n === 10,
+    );
+    await new Promise((r) => setTimeout(r, 500));
+    expect(idsAt(receiver, mark).length).toBe(10);
+    expect(
+      receiver.events().filter((e) => (e.data as { path: string }).path.startsWith(`${mark}/old`)),
+    ).toEqual([]);
+    await call("DELETE", `/v1/audit/destinations/${d.destination_id}`, undefined, adminC);
   });
 });
 
