@@ -179,20 +179,23 @@ export class Deliverer {
           continue;
         }
 
-        try {
+        const sentFrom = state.doc;
+        const { held, outcome } = await this.#holding(state, async () => {
           receiver ??= { doc: dest.doc, open: await this.#open(dest.doc) };
           await receiver.open.send(batch.events.map(outgoing), signal);
-        } catch (err) {
+        });
+        // Lost meanwhile (another replica took over, or the destination was deleted).
+        if (!held) return;
+        state = held;
+        if (outcome.status === "rejected") {
           if (signal.aborted) return;
+          const err = outcome.reason as Error;
           const message =
             err instanceof DestinationError
               ? err.message
               : "the destination failed unexpectedly (see the service log)";
           if (!(err instanceof DestinationError))
-            log.error(
-              { err: (err as Error).message, tenant, destination: id },
-              "delivery: unexpected failure",
-            );
+            log.error({ err: err.message, tenant, destination: id }, "delivery: unexpected failure");
           await receiver?.open.close().catch(() => {});
           receiver = undefined;
           const at = isoMicros(this.#now());
@@ -212,6 +215,8 @@ export class Deliverer {
           continue;
         }
         attempt = 0;
+        // Moved through the API while the batch was on its way (a replay): carry on from there.
+        if (!samePlace(sentFrom, state.doc)) continue;
         const acked = this.#now();
         state = await this.#save(state, {
           position: batch.next,
@@ -230,6 +235,27 @@ export class Deliverer {
       await receiver?.open.close().catch(() => {});
       await this.#release(tenant, id);
     }
+  }
+
+  /**
+   * Runs `work` (sending a batch, which a slow receiver may make longer than the lease) while
+   * renewing the lease every third of it; the state as last written, or undefined when it was lost.
+   */
+  async #holding(
+    state: Versioned<StateDoc>,
+    work: () => Promise<void>,
+  ): Promise<{ held: Versioned<StateDoc> | undefined; outcome: PromiseSettledResult<void> }> {
+    let held: Versioned<StateDoc> | undefined = state;
+    let renewal = Promise.resolve();
+    const keep = setInterval(() => {
+      renewal = renewal.then(async () => {
+        if (held) held = await this.#save(held, {}).catch(() => held);
+      });
+    }, this.#deps.settings.leaseMs / 3);
+    const [outcome] = await Promise.allSettled([work()]);
+    clearInterval(keep);
+    await renewal;
+    return { held, outcome: outcome as PromiseSettledResult<void> };
   }
 
   /** The destination's receiver, with its credentials resolved now (a rotated secret is picked up on reopening). */
@@ -278,6 +304,10 @@ export class Deliverer {
     }
   }
 }
+
+/** Whether nobody moved the destination's position (a replay) since `a` was read. */
+const samePlace = (a: StateDoc, b: StateDoc) =>
+  JSON.stringify([a.position, a.replay]) === JSON.stringify([b.position, b.replay]);
 
 /** Full jitter: a random wait up to 1 s × 2^attempt, at most `max` (many destinations never retry in step). */
 const backoff = (attempt: number, max: number) =>

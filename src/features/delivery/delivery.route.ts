@@ -62,6 +62,12 @@ export function registerDelivery(app: OpenAPIHono<AppEnv>, deps: DeliveryDeps): 
       responses: {
         201: {
           ...json(DestinationSchema, "Created"),
+          links: Object.fromEntries(
+            ["get", "update", "delete", "pause", "resume", "replay", "test"].map((op) => [
+              `${op[0]?.toUpperCase()}${op.slice(1)}Destination`,
+              { operationId: `${op}Destination`, parameters: { id: "$response.body#/destination_id" } },
+            ]),
+          ),
           headers: {
             Location: {
               required: true,

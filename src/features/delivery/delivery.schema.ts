@@ -18,9 +18,9 @@ const name = z
   .string()
   .min(1)
   .max(200)
-  .regex(/^[^\p{Cc}\p{Zl}\p{Zp}]+$/u, "must be one line of printable text")
+  .refine((s) => !/[\p{Cc}\p{Zl}\p{Zp}]/u.test(s), "must be one line of printable text")
   .refine((s) => s.trim() !== "", "must not be empty")
-  .openapi({ description: "A label for people (unique names are not enforced)." });
+  .openapi({ pattern: "\\S", description: "A label for people: one line (unique names are not enforced)." });
 
 export const BatchSchema = z
   .object({
@@ -87,24 +87,30 @@ export function updateDestinationSchema(now: () => Date) {
     })
     .strict()
     .refine((v) => Object.keys(v).length > 0, "must change at least one field")
-    .openapi("UpdateDestination");
+    .openapi("UpdateDestination", { minProperties: 1 });
 }
 export type UpdateDestination = z.infer<ReturnType<typeof updateDestinationSchema>>;
 
 export const ReplaySchema = z
-  .object({
-    from: z.string().optional().openapi({
-      description:
-        "Send again every matching event with a timestamp at or after this instant (RFC 3339, or relative such as now-24h) that the store holds within the tenant's retention, then carry on with new ones.",
-    }),
-    position: z.string().optional().openapi({
-      description: "Or: a position (as `status.position` shows it) to resume from.",
-    }),
-  })
-  .strict()
-  .refine(
-    (v) => (v.from === undefined) !== (v.position === undefined),
-    "give exactly one of from and position",
+  .union(
+    [
+      z
+        .object({
+          from: z.string().openapi({
+            description:
+              "Send again every matching event with a timestamp at or after this instant (RFC 3339, or relative such as now-24h) that the store holds within the tenant's retention, then carry on with new ones.",
+          }),
+        })
+        .strict(),
+      z
+        .object({
+          position: z.string().openapi({
+            description: "A position (as `status.position` shows it) to resume from.",
+          }),
+        })
+        .strict(),
+    ],
+    { error: "give exactly one of from and position" },
   )
   .openapi("ReplayDestination");
 

@@ -276,7 +276,7 @@ export async function replayDestination(
   ctx: DeliveryContext,
   principal: Principal,
   id: string,
-  req: { from?: string | undefined; position?: string | undefined },
+  req: { from: string } | { position: string },
 ): Promise<DestinationView> {
   const { dest } = await loadBoth(ctx, principal.tenant, id);
   const now = ctx.now();
@@ -286,7 +286,7 @@ export async function replayDestination(
   if (!write || !oldest) throw new Unavailable("the audit store is not ready", 5);
   let position: Position;
   let replay: StateDoc["replay"] = null;
-  if (req.position !== undefined) {
+  if ("position" in req) {
     const p = parsePosition(req.position);
     const at = p && indices.find((i) => i.gen === p.gen);
     if (
@@ -297,7 +297,7 @@ export async function replayDestination(
       throw invalidField("position", "is not a position of this audit store (see status.position)");
     position = p;
   } else {
-    const t = parseInstant(req.from as string, now);
+    const t = parseInstant(req.from, now);
     if (!t.ok) throw invalidField("from", t.message);
     if (t.value > isoMicros(now)) throw invalidField("from", "must not be in the future");
     position = { gen: oldest.gen, seq: oldest.shards.map(() => 0) };
