@@ -1,10 +1,12 @@
 /**
  * Tools the tests run that are not npm packages: found by env var, else in `<tool cache>/bin`
  * (where .ci/run installs them; the tool cache is OPENSEARCH_CACHE_DIR, else defaultCacheDir), else
- * on PATH. A missing one is an error that names the .ci/run step installing it.
+ * on PATH. A missing one is an error that names the .ci/run step installing it. Kafka is jars, not an
+ * executable: see kafkaLibs.
  */
-import { accessSync, constants } from "node:fs";
+import { accessSync, constants, existsSync } from "node:fs";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { defaultCacheDir } from "../../dev/config.ts";
 
 export const MOTO_VERSION = "5.2.1";
@@ -93,3 +95,31 @@ export const RSYSLOGD: ToolSpec = {
   step: `"installing rsyslog and rsyslog-gnutls"`,
   install: () => "apt-get install -y --no-install-recommends rsyslog rsyslog-gnutls (as root; Debian/Ubuntu)",
 };
+
+/** Kafka for the delivery tests; test/support/kafka/pom.xml's kafka.version is only its default. */
+export const KAFKA_VERSION = "4.4.0";
+
+/** The POM whose dependencies are the broker's jars. */
+export const KAFKA_POM = fileURLToPath(new URL("kafka/pom.xml", import.meta.url));
+
+export const KAFKA_STEP = `"gathering the Kafka ${KAFKA_VERSION} jars"`;
+
+/**
+ * The folder of Kafka's jars (broker, storage tool, console consumer, log4j): KAFKA_LIBS, else
+ * `<tool cache>/kafka-<version>/libs`, where .ci/run gathers them from Maven Central (no Kafka
+ * distribution can be downloaded here). Throws a MissingToolError naming that step.
+ */
+export function kafkaLibs(env: NodeJS.ProcessEnv = process.env): string {
+  const check = (dir: string) => existsSync(path.join(dir, `kafka_2.13-${KAFKA_VERSION}.jar`));
+  if (env.KAFKA_LIBS) {
+    if (check(env.KAFKA_LIBS)) return env.KAFKA_LIBS;
+    throw new MissingToolError(`KAFKA_LIBS=${env.KAFKA_LIBS} holds no kafka_2.13-${KAFKA_VERSION}.jar`);
+  }
+  const libs = path.join(toolCacheDir(env), `kafka-${KAFKA_VERSION}`, "libs");
+  if (check(libs)) return libs;
+  throw new MissingToolError(
+    `Kafka ${KAFKA_VERSION} not found: KAFKA_LIBS is unset and ${libs} holds no kafka_2.13-${KAFKA_VERSION}.jar. ` +
+      `The step ${KAFKA_STEP} of .ci/run gathers the jars (it runs before npm ci); to do the same by hand:\n  ` +
+      `mvn -q -f ${KAFKA_POM} dependency:copy-dependencies -Dkafka.version=${KAFKA_VERSION} -DoutputDirectory=${libs}`,
+  );
+}
