@@ -1,7 +1,7 @@
 /**
  * @module destinations/receiver
- * Where delivery sends events: each receiver type (a SIEM's intake: webhook, syslog over TLS, and
- * next Splunk HEC and Kafka) is one module implementing `ReceiverType` — its `config` schema, the
+ * Where delivery sends events: each receiver type (a SIEM's intake: webhook, syslog over TLS, Kafka,
+ * and next Splunk HEC) is one module implementing `ReceiverType` — its `config` schema, the
  * formats it carries, the credentials its secret must hold, the hosts that must pass the
  * allowlist, and how to open it — registered in `RECEIVERS`. The object stores exports write to
  * are the same kind of unit beside these (destinations/object-store).
@@ -11,6 +11,7 @@ import type { FieldError } from "../errors.ts";
 import { endpointRefusal, type Scheme } from "./allowlist.ts";
 import { type SecretValue, secretAs } from "./credentials.ts";
 import { DestinationError } from "./errors.ts";
+import { kafka } from "./receivers/kafka.ts";
 import { syslog } from "./receivers/syslog.ts";
 import { webhook } from "./receivers/webhook.ts";
 
@@ -45,6 +46,8 @@ export interface OpenContext {
   destinationId: string;
   /** Per request to the receiver. */
   timeoutMs: number;
+  /** Why the allowlist refuses a URL the receiver learns of after opening (a Kafka cluster's brokers), or undefined. */
+  refuse(url: string): string | undefined;
 }
 
 export interface ReceiverType<T extends string, C, S> {
@@ -66,7 +69,7 @@ export interface ReceiverType<T extends string, C, S> {
 type AnyReceiverType = ReceiverType<string, any, any>;
 
 /** Every receiver a destination can be. */
-export const RECEIVERS = [webhook, syslog] as const satisfies readonly AnyReceiverType[];
+export const RECEIVERS = [webhook, syslog, kafka] as const satisfies readonly AnyReceiverType[];
 export type ReceiverName = (typeof RECEIVERS)[number]["type"];
 export const RECEIVER_NAMES = RECEIVERS.map((r) => r.type) as [ReceiverName, ...ReceiverName[]];
 
@@ -100,13 +103,16 @@ export function openReceiver(
   config: unknown,
   secret: SecretValue,
   allowlist: readonly string[],
-  ctx: OpenContext,
+  ctx: Omit<OpenContext, "refuse">,
 ): Receiver {
   const refused = refusedReceiverEndpoints(type, config, allowlist)[0];
   if (refused)
     throw new DestinationError("endpoint_not_allowed", `the destination endpoint ${refused.message}`);
   const t = typeOf(type) as AnyReceiverType;
-  return t.open(config, secretAs(t.credentials, secret, t.expected), ctx);
+  return t.open(config, secretAs(t.credentials, secret, t.expected), {
+    ...ctx,
+    refuse: (url) => endpointRefusal(url, allowlist, t.schemes),
+  });
 }
 
 /** What a receiver answered, as a status may show it: one line, bounded, no control characters. */

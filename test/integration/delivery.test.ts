@@ -9,6 +9,7 @@ import { randomBytes } from "node:crypto";
 import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { Admin } from "@platformatic/kafka";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { freePort } from "../../dev/local-cluster.ts";
 import { fileSecrets } from "../../src/destinations/credentials.ts";
@@ -16,6 +17,7 @@ import { Deliverer } from "../../src/features/delivery/delivery.deliverer.ts";
 import { loadAssets } from "../../src/opensearch/bootstrap.ts";
 import { capturedLogger, ingestAs, json, testApp, tokenFor } from "../support/app.ts";
 import { event, newTenant } from "../support/events.ts";
+import { consumeAll, type KafkaBroker, startKafka } from "../support/kafka.ts";
 import { startService, waitForStatus } from "../support/process.ts";
 import { type SyslogServer, startRsyslog } from "../support/rsyslog.ts";
 import { startWebhookReceiver, type WebhookReceiver } from "../support/webhook-receiver.ts";
@@ -27,6 +29,8 @@ const TIMINGS = { failingAfterMs: 1500, sendTimeoutMs: 2000 };
 let receiver: WebhookReceiver;
 let other: WebhookReceiver;
 let rsyslog: SyslogServer;
+let broker: KafkaBroker;
+const SASL = { username: "audit-producer", password: randomBytes(12).toString("hex") };
 let secretsFile = "";
 let t: ReturnType<typeof testApp>;
 let deliverer: Deliverer;
@@ -36,10 +40,11 @@ const tenantC = newTenant("dlvc");
 let admin: string;
 
 beforeAll(async () => {
-  [receiver, other, rsyslog] = await Promise.all([
+  [receiver, other, rsyslog, broker] = await Promise.all([
     startWebhookReceiver(SECRET),
     startWebhookReceiver(SECRET),
     startRsyslog(),
+    startKafka({ sasl: SASL }),
   ]);
   const dir = await mkdtemp(path.join(tmpdir(), "scaivault-delivery-"));
   const file = path.join(dir, "secrets.json");
@@ -48,13 +53,24 @@ beforeAll(async () => {
   await writeFile(
     file,
     JSON.stringify({
-      [tenant]: { "siem/webhook": hook, "siem/syslog": {} },
+      [tenant]: {
+        "siem/webhook": hook,
+        "siem/syslog": {},
+        "siem/kafka": SASL,
+        "siem/kafka-wrong": { ...SASL, password: "not-the-password" },
+      },
       [tenantB]: { "siem/webhook": hook },
       [tenantC]: { "siem/webhook": hook },
     }),
   );
   const secrets = fileSecrets(file);
-  const allowlist = [receiver.origin, other.origin, `tls://127.0.0.1:${rsyslog.port}`];
+  const allowlist = [
+    receiver.origin,
+    other.origin,
+    `tls://127.0.0.1:${rsyslog.port}`,
+    `kafka://${broker.bootstrap}`,
+    `kafka://${broker.saslBootstrap}`,
+  ];
   t = testApp(url, { endpointAllowlist: allowlist, secrets, delivery: TIMINGS });
   await t.readiness.runOnce(t.client, await loadAssets());
   deliverer = new Deliverer({
@@ -72,7 +88,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await deliverer?.stop();
-  await Promise.all([receiver?.stop(), other?.stop(), rsyslog?.stop()]);
+  await Promise.all([receiver?.stop(), other?.stop(), rsyslog?.stop(), broker?.stop()]);
 });
 
 const call = async (method: string, p: string, body?: unknown, token = admin) =>
@@ -518,6 +534,103 @@ describe("delivery over syslog (RFC 5424 over TLS) to rsyslog", () => {
       message: expect.stringContaining("tls://siem.example.com:6514"),
     });
     await call("DELETE", `/v1/audit/destinations/${d.destination_id}`);
+  });
+});
+
+describe("delivery to Kafka", () => {
+  const topic = (name: string) => `audit.${name}.${Date.now()}`;
+  async function createTopic(name: string): Promise<void> {
+    const admin = new Admin({ clientId: "delivery-test", bootstrapBrokers: [broker.bootstrap] });
+    try {
+      await admin.createTopics({ topics: [name], partitions: 3, replicas: 1 });
+    } finally {
+      await admin.close();
+    }
+  }
+
+  it("writes one record per event (key = event id) with an idempotent producer; Kafka's own consumer reads what /logs returns", async () => {
+    const mark = `kafka-${Date.now()}`;
+    const name = topic("plain");
+    await createTopic(name);
+    const d = await create({
+      type: "kafka",
+      config: { brokers: [broker.bootstrap], topic: name, tls: false },
+      credentials_secret: "siem/kafka",
+      filters: { path_prefix: mark },
+      batch: { max_events: 25, linger_ms: 0 },
+    });
+    const events = Array.from({ length: 60 }, (_, i) => event({ path: `${mark}/s${i}` }));
+    await ingestAs(t, tenant, events);
+    const st = await until(
+      () => status(d.destination_id),
+      (s) => s.delivered === 60,
+    );
+    expect(st).toMatchObject({ state: "active", lag_events: 0, failed: 0 });
+    const records = await consumeAll(broker.bootstrap, name, { maxMessages: 60 });
+    expect(records.length).toBe(60);
+    const reader = await tokenFor(tenant, "audit:read");
+    const logs = await json(
+      await call("GET", `/v1/audit/logs?path_prefix=${mark}&limit=1000`, undefined, reader),
+    );
+    const byId = new Map(logs.entries.map((e: { id: string }) => [e.id, e]));
+    for (const r of records) {
+      expect(JSON.parse(r.value)).toEqual(byId.get(r.key));
+      expect(r.headers["scaivault-tenant"]).toBe(tenant);
+    }
+    expect(new Set(records.map((r) => r.key))).toEqual(new Set(byId.keys()));
+    // Records of one partition keep store order.
+    for (const partition of new Set(records.map((r) => r.partition))) {
+      const paths = records.filter((r) => r.partition === partition).map((r) => JSON.parse(r.value).path);
+      const order = paths.map((p) => events.findIndex((e) => e.path === p));
+      expect(order).toEqual([...order].sort((a, b) => a - b));
+    }
+    await call("DELETE", `/v1/audit/destinations/${d.destination_id}`);
+  });
+
+  it("logs in with SASL/PLAIN from the credentials secret; a wrong password fails and says so", async () => {
+    const mark = `kafka-sasl-${Date.now()}`;
+    const name = topic("sasl");
+    await createTopic(name);
+    const config = { brokers: [broker.saslBootstrap], topic: name, tls: false, sasl: "PLAIN" };
+    const good = await create({
+      type: "kafka",
+      config,
+      credentials_secret: "siem/kafka",
+      filters: { path_prefix: mark },
+    });
+    const bad = await create({
+      type: "kafka",
+      config,
+      credentials_secret: "siem/kafka-wrong",
+      filters: { path_prefix: mark },
+    });
+    await ingestAs(
+      t,
+      tenant,
+      Array.from({ length: 10 }, (_, i) => event({ path: `${mark}/s${i}` })),
+    );
+    await until(
+      () => status(good.destination_id),
+      (s) => s.delivered === 10,
+    );
+    const failing = await until(
+      () => status(bad.destination_id),
+      (s) => s.failed > 0,
+    );
+    expect(failing.delivered).toBe(0);
+    expect(failing.last_error.message).toMatch(/Kafka/);
+    expect(failing.last_error.message).not.toContain("not-the-password");
+    const records = await consumeAll(broker.saslBootstrap as string, name, { maxMessages: 10, sasl: SASL });
+    expect(records.length).toBe(10);
+    const unlisted = await call("POST", "/v1/audit/destinations", {
+      ...webhookDestination(),
+      type: "kafka",
+      config: { brokers: ["kafka.example.com:9093"], topic: name },
+    });
+    expect(unlisted.status).toBe(400);
+    expect((await json(unlisted)).errors[0].field).toBe("config.brokers.0");
+    for (const id of [good.destination_id, bad.destination_id])
+      await call("DELETE", `/v1/audit/destinations/${id}`);
   });
 });
 
