@@ -14,7 +14,8 @@
  *   included) → a space, or U+FFFD for a terminal control. A raw line end, a raw `=` (which would
  *   start a fake key) or an unescaped `\` can therefore never reach the output: an event cannot
  *   add a line, a header field or an extension key. `|` needs no escape in the extension.
- * - extension keys are ours, fixed ASCII.
+ * - extension keys are ours, fixed ASCII; the context (cs6) is JSON whose controls and line
+ *   separators are JSON `\uXXXX` escapes, so it reads back exactly.
  * Each value is cut (on a code point, with a trailing `…`) to the length the CEF dictionary gives
  * its key, so one long context cannot make the line unboundedly long; ids are never cut (an event
  * id may exceed externalId's nominal 40 characters: a cut id would not match the event).
@@ -60,6 +61,18 @@ export function cut(value: string, max: number): string {
   if (value.length <= max) return value;
   const points = Array.from(value);
   return points.length <= max ? value : `${points.slice(0, max - 1).join("")}…`;
+}
+
+/**
+ * The context as JSON, with every character the extension escaping would replace written as a JSON
+ * `\\uXXXX` escape instead (JSON.stringify leaves DEL, C1 controls, U+2028 and U+2029 raw): outside
+ * strings such JSON holds none of them, so this is lossless and cs6 parses back to the same object.
+ */
+export function contextJson(context: Record<string, unknown>): string {
+  return JSON.stringify(context).replace(
+    /[\p{Cc}\u2028\u2029]/gu,
+    (c) => `\\u${(c.codePointAt(0) as number).toString(16).padStart(4, "0")}`,
+  );
 }
 
 /** CEF dictionary lengths of the keys written here (0: not cut). */
@@ -147,7 +160,7 @@ export function toCef(event: AuditEvent, tenant: string, options: FormatOptions 
   custom("cs3", event.identity.session_id);
   custom("cs4", event.request.id);
   custom("cs5", event.error_code);
-  if (event.context && Object.keys(event.context).length > 0) custom("cs6", JSON.stringify(event.context));
+  if (event.context && Object.keys(event.context).length > 0) custom("cs6", contextJson(event.context));
   if (typeof event.request.status === "number" && Number.isInteger(event.request.status))
     custom("cn1", event.request.status);
   if (typeof event.request.duration_ms === "number" && Number.isFinite(event.request.duration_ms))
