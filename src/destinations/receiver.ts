@@ -8,6 +8,7 @@
  */
 import type { z } from "@hono/zod-openapi";
 import type { FieldError } from "../errors.ts";
+import type { Format } from "../formats/formats.ts";
 import { endpointRefusal, type Scheme } from "./allowlist.ts";
 import { type SecretValue, secretAs } from "./credentials.ts";
 import { DestinationError } from "./errors.ts";
@@ -15,8 +16,7 @@ import { kafka } from "./receivers/kafka.ts";
 import { syslog } from "./receivers/syslog.ts";
 import { webhook } from "./receivers/webhook.ts";
 
-export const FORMATS = ["json"] as const;
-export type Format = (typeof FORMATS)[number];
+export type { Format };
 
 /** One event, formatted for the destination: what every receiver sends. */
 export interface Outgoing {
@@ -27,6 +27,7 @@ export interface Outgoing {
   action: string;
   /** The secret path the event is about. */
   subject: string;
+  success: boolean;
   /** The event in the destination's format: an object (json, ocsf) or a line (cef). */
   data: Record<string, unknown> | string;
 }

@@ -16,8 +16,10 @@ import { fileSecrets } from "../../src/destinations/credentials.ts";
 import { Deliverer } from "../../src/features/delivery/delivery.deliverer.ts";
 import { loadAssets } from "../../src/opensearch/bootstrap.ts";
 import { capturedLogger, ingestAs, json, testApp, tokenFor } from "../support/app.ts";
+import { parseCef } from "../support/cef-parser.ts";
 import { event, newTenant } from "../support/events.ts";
 import { consumeAll, type KafkaBroker, startKafka } from "../support/kafka.ts";
+import { ocsfProblems } from "../support/ocsf-oracle.ts";
 import { startService, waitForStatus } from "../support/process.ts";
 import { type SyslogServer, startRsyslog } from "../support/rsyslog.ts";
 import { startWebhookReceiver, type WebhookReceiver } from "../support/webhook-receiver.ts";
@@ -364,6 +366,49 @@ describe("delivery to a webhook", () => {
     await call("DELETE", `/v1/audit/destinations/${d.destination_id}`);
   });
 
+  it("sends OCSF 1.8 when asked: every message a valid instance of its class (checked against OCSF's own schema)", async () => {
+    const mark = `ocsf-${Date.now()}`;
+    const d = await create({ format: "ocsf", filters: { path_prefix: mark } });
+    const actions = [
+      "read",
+      "write",
+      "delete",
+      "list",
+      "rotate",
+      "policy_create",
+      "policy_bind",
+      "pki_issue",
+      "dynamic_revoke",
+    ];
+    await ingestAs(
+      t,
+      tenant,
+      actions.map((action, i) => event({ path: `${mark}/s${i}`, action, success: i % 2 === 0 })),
+    );
+    const ocsf = async () =>
+      receiver
+        .events()
+        .filter(
+          (e) =>
+            String((e.data as { metadata?: { uid?: string } }).metadata?.uid ?? "") !== "" &&
+            JSON.stringify(e.data).includes(mark),
+        );
+    const got = await until(ocsf, (m) => m.length === actions.length);
+    for (const e of got) {
+      const o = e.data as Record<string, unknown>;
+      expect(ocsfProblems(o)).toEqual([]);
+      expect((o.metadata as { uid: string; tenant_uid: string }).uid).toBe(e.id);
+      expect((o.metadata as { tenant_uid: string }).tenant_uid).toBe(tenant);
+    }
+    expect(new Set(got.map((e) => (e.data as { class_uid: number }).class_uid))).toEqual(
+      new Set([6003, 3004]),
+    );
+    const bad = await call("PATCH", `/v1/audit/destinations/${d.destination_id}`, { format: "cef" });
+    expect(bad.status).toBe(400);
+    expect((await json(bad)).errors[0].field).toBe("format");
+    await call("DELETE", `/v1/audit/destinations/${d.destination_id}`);
+  });
+
   it("sends batches as CloudEvents batches, one signed request each", async () => {
     const mark = `batched-${Date.now()}`;
     const d = await create({
@@ -506,6 +551,41 @@ describe("delivery over syslog (RFC 5424 over TLS) to rsyslog", () => {
       (s) => s.delivered === 40,
     );
     expect(st).toMatchObject({ state: "active", lag_events: 0, failed: 0 });
+    await call("DELETE", `/v1/audit/destinations/${d.destination_id}`);
+  });
+
+  it("sends CEF when asked: each message one CEF:0 line a strict parser reads back, hostile values as data", async () => {
+    const mark = `cef-${Date.now()}`;
+    const hostile = { note: "a|b=c\\d\nCEF:0|Evil|x|1|delete|spoof|10|act=delete", sep: "\u2028" };
+    const d = await create({
+      type: "syslog",
+      format: "cef",
+      config: { host: "127.0.0.1", port: rsyslog.port, ca_pem: rsyslog.caPem },
+      credentials_secret: "siem/syslog",
+      filters: { path_prefix: mark },
+    });
+    const events = Array.from({ length: 12 }, (_, i) =>
+      event({
+        path: `${mark}/s${i}`,
+        action: ["read", "delete", "policy_update"][i % 3],
+        context: i === 4 ? hostile : {},
+      }),
+    );
+    await ingestAs(t, tenant, events);
+    const ours = async () => (await rsyslog.parsed()).filter((m) => (m.msg ?? "").includes(mark));
+    const got = await until(ours, (m) => m.length >= 12);
+    const lines = got.map((m) => parseCef((m.msg ?? "").replace(/^\uFEFF/, "")));
+    expect(lines.map((c) => c.ext.get("cs1"))).toEqual(events.map((e) => e.path));
+    for (const [i, c] of lines.entries()) {
+      expect(c).toMatchObject({
+        version: "0",
+        vendor: "ScaiVault",
+        product: "Audit Log",
+        signatureId: events[i]?.action,
+      });
+      expect(c.ext.get("cs2")).toBe(tenant);
+    }
+    expect(JSON.parse(lines[4]?.ext.get("cs6") as string)).toEqual(hostile);
     await call("DELETE", `/v1/audit/destinations/${d.destination_id}`);
   });
 

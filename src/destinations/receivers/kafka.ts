@@ -61,7 +61,7 @@ const described = (err: unknown) => {
 export const kafka = {
   type: "kafka",
   config,
-  formats: ["json"],
+  formats: ["json", "ocsf"],
   credentials,
   expected: "username and password for SASL (when config.sasl is set), optionally client_cert and client_key",
   endpoints: (c) => Object.fromEntries(c.brokers.map((b, i) => [`brokers.${i}`, asUrl(b)])),

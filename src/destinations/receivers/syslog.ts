@@ -76,7 +76,7 @@ export function syslogMessage(
   c: Pick<Config, "app_name" | "hostname">,
   host: string,
 ): string {
-  const failed = typeof e.data === "object" && (e.data as { success?: unknown }).success === false;
+  const failed = !e.success;
   const pri = FACILITY * 8 + (failed ? WARNING : INFO);
   const msgid = /^[\x21-\x7e]{1,32}$/.test(e.action) ? e.action : "-";
   const sd = `[${SD_ID} id="${sdValue(e.id)}" tenant="${sdValue(tenant)}"]`;
@@ -91,7 +91,7 @@ export const frame = (message: string) => `${Buffer.byteLength(message)} ${messa
 export const syslog = {
   type: "syslog",
   config,
-  formats: ["json"],
+  formats: ["json", "cef", "ocsf"],
   credentials,
   expected: "nothing, or client_cert and client_key (PEM) for mutual TLS",
   endpoints: (c) => ({ host: `tls://${c.host.includes(":") ? `[${c.host}]` : c.host}:${c.port}` }),

@@ -60,7 +60,7 @@ export function sign(key: KeyObject, id: string, timestamp: number, body: string
 export const webhook = {
   type: "webhook",
   config,
-  formats: ["json"],
+  formats: ["json", "ocsf"],
   credentials,
   expected: "signing_secret (a Standard Webhooks secret: whsec_ and 24–64 bytes in base64)",
   endpoints: (c) => ({ url: c.url }),

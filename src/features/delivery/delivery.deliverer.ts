@@ -19,6 +19,7 @@ import { type Outgoing, openReceiver, type Receiver } from "../../destinations/r
 import type { StoredEvent } from "../../events/event.mapping.ts";
 import { isoMicros } from "../../events/time.ts";
 import { resolve } from "../../filters/filters.ts";
+import { type Format, formatEvent } from "../../formats/formats.ts";
 import type { DeliveryMetrics } from "../../http/metrics.ts";
 import { PeriodicJob } from "../../jobs/periodic.ts";
 import type { Logger } from "../../logger.ts";
@@ -49,10 +50,17 @@ export interface DelivererDeps {
   now?: () => Date;
 }
 
-/** An event as the destination's format has it (more formats: destinations/receiver FORMATS). */
-export function outgoing(doc: StoredEvent): Outgoing {
+/** A stored event as the destination's format has it. */
+export function outgoing(doc: StoredEvent, format: Format, tenant: string): Outgoing {
   const e = doc.event;
-  return { id: e.id, time: e.timestamp, action: e.action, subject: e.path, data: { ...e } };
+  return {
+    id: e.id,
+    time: e.timestamp,
+    action: e.action,
+    subject: e.path,
+    success: e.success,
+    data: formatEvent(format, e, tenant, doc.ingested),
+  };
 }
 
 export class Deliverer {
@@ -182,7 +190,10 @@ export class Deliverer {
         const sentFrom = state.doc;
         const { held, outcome } = await this.#holding(state, async () => {
           receiver ??= { doc: dest.doc, open: await this.#open(dest.doc) };
-          await receiver.open.send(batch.events.map(outgoing), signal);
+          await receiver.open.send(
+            batch.events.map((doc) => outgoing(doc, dest.doc.format, tenant)),
+            signal,
+          );
         });
         // Lost meanwhile (another replica took over, or the destination was deleted).
         if (!held) return;

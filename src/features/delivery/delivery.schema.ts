@@ -6,8 +6,9 @@
  */
 import { z } from "@hono/zod-openapi";
 import { secretPath } from "../../destinations/credentials.ts";
-import { FORMATS, RECEIVERS } from "../../destinations/receiver.ts";
+import { RECEIVERS } from "../../destinations/receiver.ts";
 import { filterJson } from "../../filters/filters.ts";
+import { FORMATS } from "../../formats/formats.ts";
 
 export const STATES = ["active", "paused", "failing"] as const;
 export type State = (typeof STATES)[number];

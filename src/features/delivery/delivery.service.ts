@@ -349,7 +349,10 @@ export async function testDestination(
       timeoutMs: ctx.settings.sendTimeoutMs,
     });
     try {
-      await receiver.send([outgoing(synthetic)], AbortSignal.timeout(ctx.settings.sendTimeoutMs * 2));
+      await receiver.send(
+        [outgoing(synthetic, dest.doc.format, tenant)],
+        AbortSignal.timeout(ctx.settings.sendTimeoutMs * 2),
+      );
     } finally {
       await receiver.close();
     }
