@@ -93,3 +93,16 @@ export const RSYSLOGD: ToolSpec = {
   step: `"installing rsyslog and rsyslog-gnutls"`,
   install: () => "apt-get install -y --no-install-recommends rsyslog rsyslog-gnutls (as root; Debian/Ubuntu)",
 };
+
+/**
+ * The splunk_hec destination's receiver (test/support/hec-receiver.ts): the Go program in
+ * test/support/hec-receiver, built by .ci/run with the digest of its source, which the tests check.
+ */
+export const HEC_RECEIVER: ToolSpec = {
+  name: "hec-receiver",
+  envVar: "HEC_RECEIVER",
+  step: `"building hec-receiver <digest>"`,
+  install: (c) =>
+    `cd test/support/hec-receiver && d=$(cat main.go go.mod go.sum | sha256sum | cut -c1-12) && ` +
+    `CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.source=$d" -o ${c}/bin/hec-receiver .`,
+};
