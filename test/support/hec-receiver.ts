@@ -15,7 +15,8 @@
  *   time has none (Splunk would use the time it arrived);
  * - numbers in the event come back as JSON numbers (all are float64 there: beyond 2^53 they round);
  * - ack IDs count from 1 per channel (Splunk's from 0), and an ID is acknowledged as soon as it is
- *   answered, since the events are written by then; ack queries need the token too.
+ *   answered, since the events are written by then (never a pending false); a query that reports an
+ *   ID true forgets it, as Splunk does. Ack queries need the token too.
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { createHash, randomUUID } from "node:crypto";
