@@ -123,3 +123,16 @@ export function kafkaLibs(env: NodeJS.ProcessEnv = process.env): string {
       `mvn -q -f ${KAFKA_POM} dependency:copy-dependencies -Dkafka.version=${KAFKA_VERSION} -DoutputDirectory=${libs}`,
   );
 }
+
+/**
+ * The splunk_hec destination's receiver (test/support/hec-receiver.ts): the Go program in
+ * test/support/hec-receiver, built by .ci/run with the digest of its source, which the tests check.
+ */
+export const HEC_RECEIVER: ToolSpec = {
+  name: "hec-receiver",
+  envVar: "HEC_RECEIVER",
+  step: `"building hec-receiver <digest>"`,
+  install: (c) =>
+    `cd test/support/hec-receiver && d=$(cat main.go go.mod go.sum | sha256sum | cut -c1-12) && ` +
+    `CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.source=$d" -o ${c}/bin/hec-receiver .`,
+};
