@@ -1,7 +1,7 @@
 /**
  * @module destinations/receiver
- * Where delivery sends events: each receiver type (a SIEM's intake: webhook, syslog over TLS, Kafka,
- * and next Splunk HEC) is one module implementing `ReceiverType` — its `config` schema, the
+ * Where delivery sends events: each receiver type (a SIEM's intake: webhook, Splunk HEC, syslog over
+ * TLS, Kafka) is one module implementing `ReceiverType` — its `config` schema, the
  * formats it carries, the credentials its secret must hold, the hosts that must pass the
  * allowlist, and how to open it — registered in `RECEIVERS`. The object stores exports write to
  * are the same kind of unit beside these (destinations/object-store).
@@ -13,6 +13,7 @@ import { endpointRefusal, type Scheme } from "./allowlist.ts";
 import { type SecretValue, secretAs } from "./credentials.ts";
 import { DestinationError } from "./errors.ts";
 import { kafka } from "./receivers/kafka.ts";
+import { splunkHec } from "./receivers/splunk-hec.ts";
 import { syslog } from "./receivers/syslog.ts";
 import { webhook } from "./receivers/webhook.ts";
 
@@ -70,7 +71,7 @@ export interface ReceiverType<T extends string, C, S> {
 type AnyReceiverType = ReceiverType<string, any, any>;
 
 /** Every receiver a destination can be. */
-export const RECEIVERS = [webhook, syslog, kafka] as const satisfies readonly AnyReceiverType[];
+export const RECEIVERS = [webhook, splunkHec, syslog, kafka] as const satisfies readonly AnyReceiverType[];
 export type ReceiverName = (typeof RECEIVERS)[number]["type"];
 export const RECEIVER_NAMES = RECEIVERS.map((r) => r.type) as [ReceiverName, ...ReceiverName[]];
 

@@ -5,7 +5,7 @@
  * failing destination beside a healthy one, pause/resume, replay, batches, the test endpoint,
  * tenants.
  */
-import { randomBytes } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -18,6 +18,7 @@ import { loadAssets } from "../../src/opensearch/bootstrap.ts";
 import { capturedLogger, ingestAs, json, testApp, tokenFor } from "../support/app.ts";
 import { parseCef } from "../support/cef-parser.ts";
 import { event, newTenant } from "../support/events.ts";
+import { type HecReceiver, startHecReceiver } from "../support/hec-receiver.ts";
 import { consumeAll, type KafkaBroker, startKafka } from "../support/kafka.ts";
 import { ocsfProblems } from "../support/ocsf-oracle.ts";
 import { startService, waitForStatus } from "../support/process.ts";
@@ -32,6 +33,8 @@ let receiver: WebhookReceiver;
 let other: WebhookReceiver;
 let rsyslog: SyslogServer;
 let broker: KafkaBroker;
+let hec: HecReceiver;
+const HEC_TOKEN = randomUUID();
 const SASL = { username: "audit-producer", password: randomBytes(12).toString("hex") };
 let secretsFile = "";
 let t: ReturnType<typeof testApp>;
@@ -42,11 +45,12 @@ const tenantC = newTenant("dlvc");
 let admin: string;
 
 beforeAll(async () => {
-  [receiver, other, rsyslog, broker] = await Promise.all([
+  [receiver, other, rsyslog, broker, hec] = await Promise.all([
     startWebhookReceiver(SECRET),
     startWebhookReceiver(SECRET),
     startRsyslog(),
     startKafka({ sasl: SASL }),
+    startHecReceiver({ token: HEC_TOKEN }),
   ]);
   const dir = await mkdtemp(path.join(tmpdir(), "scaivault-delivery-"));
   const file = path.join(dir, "secrets.json");
@@ -60,6 +64,8 @@ beforeAll(async () => {
         "siem/syslog": {},
         "siem/kafka": SASL,
         "siem/kafka-wrong": { ...SASL, password: "not-the-password" },
+        "siem/hec": { hec_token: HEC_TOKEN },
+        "siem/hec-wrong": { hec_token: randomUUID() },
       },
       [tenantB]: { "siem/webhook": hook },
       [tenantC]: { "siem/webhook": hook },
@@ -72,6 +78,7 @@ beforeAll(async () => {
     `tls://127.0.0.1:${rsyslog.port}`,
     `kafka://${broker.bootstrap}`,
     `kafka://${broker.saslBootstrap}`,
+    hec.url,
   ];
   t = testApp(url, { endpointAllowlist: allowlist, secrets, delivery: TIMINGS });
   await t.readiness.runOnce(t.client, await loadAssets());
@@ -90,7 +97,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await deliverer?.stop();
-  await Promise.all([receiver?.stop(), other?.stop(), rsyslog?.stop(), broker?.stop()]);
+  await Promise.all([receiver?.stop(), other?.stop(), rsyslog?.stop(), broker?.stop(), hec?.stop()]);
 });
 
 const call = async (method: string, p: string, body?: unknown, token = admin) =>
@@ -131,10 +138,12 @@ async function until<T>(what: () => Promise<T> | T, ok: (v: T) => boolean, timeo
 
 const status = async (id: string, token = admin) =>
   (await json(await call("GET", `/v1/audit/destinations/${id}`, undefined, token))).status;
+/** A delivered event's path (OCSF messages have none: ""). */
+const pathOf = (e: { data?: unknown }) => String((e.data as { path?: unknown } | undefined)?.path ?? "");
 const idsAt = (r: WebhookReceiver, pathMark: string) =>
   r
     .events()
-    .filter((e) => (e.data as { path: string }).path.startsWith(pathMark))
+    .filter((e) => pathOf(e).startsWith(pathMark))
     .map((e) => e.id);
 
 describe("destinations API", () => {
@@ -240,7 +249,7 @@ describe("delivery to a webhook", () => {
       receiver
         .events()
         .filter((e) => got.includes(e.id))
-        .map((e) => (e.data as { path: string }).path),
+        .map((e) => pathOf(e)),
     ).toEqual(sent);
     expect(receiver.badSignatures).toBe(0);
     const first = receiver.events().find((e) => e.id === got[0]);
@@ -472,9 +481,7 @@ describe("retention", () => {
     );
     expect(st.lag_events).toBe(0);
     expect(idsAt(receiver, mark).length).toBe(5);
-    expect(
-      receiver.events().filter((e) => (e.data as { path: string }).path.startsWith(`${mark}/old`)),
-    ).toEqual([]);
+    expect(receiver.events().filter((e) => pathOf(e).startsWith(`${mark}/old`))).toEqual([]);
 
     // A replay from before the cut-off sends what retention still holds, and no more.
     const replay = await call(
@@ -490,9 +497,7 @@ describe("retention", () => {
     );
     await new Promise((r) => setTimeout(r, 500));
     expect(idsAt(receiver, mark).length).toBe(10);
-    expect(
-      receiver.events().filter((e) => (e.data as { path: string }).path.startsWith(`${mark}/old`)),
-    ).toEqual([]);
+    expect(receiver.events().filter((e) => pathOf(e).startsWith(`${mark}/old`))).toEqual([]);
     await call("DELETE", `/v1/audit/destinations/${d.destination_id}`, undefined, adminC);
   });
 });
@@ -614,6 +619,58 @@ describe("delivery over syslog (RFC 5424 over TLS) to rsyslog", () => {
       message: expect.stringContaining("tls://siem.example.com:6514"),
     });
     await call("DELETE", `/v1/audit/destinations/${d.destination_id}`);
+  });
+});
+
+describe("delivery to Splunk HEC (the OpenTelemetry Collector's splunk_hec receiver)", () => {
+  it("sends batches of events with their exact time and indexed fields, waits for indexer acknowledgement; a wrong token fails with Splunk's answer", async () => {
+    const mark = `hec-${Date.now()}`;
+    const good = await create({
+      type: "splunk_hec",
+      config: { url: hec.url, index: "audit", ack: true },
+      credentials_secret: "siem/hec",
+      filters: { path_prefix: mark },
+      batch: { max_events: 20, linger_ms: 0 },
+    });
+    const wrong = await create({
+      type: "splunk_hec",
+      config: { url: hec.url },
+      credentials_secret: "siem/hec-wrong",
+      filters: { path_prefix: mark },
+    });
+    const events = Array.from({ length: 45 }, (_, i) => event({ path: `${mark}/s${i}` }));
+    await ingestAs(t, tenant, events);
+    await until(
+      () => status(good.destination_id),
+      (s) => s.delivered === 45,
+    );
+    const reader = await tokenFor(tenant, "audit:read");
+    const logs = await json(
+      await call("GET", `/v1/audit/logs?path_prefix=${mark}&limit=1000`, undefined, reader),
+    );
+    const byId = new Map(logs.entries.map((e: { id: string; timestamp: string }) => [e.id, e]));
+    const got = (await hec.received()).filter(
+      (e) => e.fields.tenant === tenant && JSON.stringify(e.event).includes(mark),
+    );
+    expect(got.map((e) => (e.event as { path: string }).path)).toEqual(events.map((e) => e.path));
+    for (const e of got) {
+      const original = byId.get(e.fields.event_id as string) as { timestamp: string };
+      expect(e.event).toEqual(original);
+      expect(e).toMatchObject({
+        index: "audit",
+        source: "scaivault:audit",
+        sourcetype: "scaivault:audit:json",
+      });
+      const seconds = Math.floor(Date.parse(original.timestamp) / 1000);
+      expect(e.time).toBeCloseTo(seconds + Number(`0.${original.timestamp.slice(20, 26)}`), 6);
+    }
+    const refused = await until(
+      () => status(wrong.destination_id),
+      (s) => s.failed > 0,
+    );
+    expect(refused.last_error.message).toMatch(/HTTP 403.*Invalid token.*code 4/);
+    expect(refused.last_error.message).not.toContain(HEC_TOKEN);
+    for (const d of [good, wrong]) await call("DELETE", `/v1/audit/destinations/${d.destination_id}`);
   });
 });
 
@@ -771,8 +828,8 @@ describe("a replica killed (SIGKILL) in the middle of a batch", () => {
       const got = idsAt(other, mark);
       const paths = other
         .events()
-        .filter((e) => (e.data as { path: string }).path.startsWith(mark))
-        .map((e) => (e.data as { path: string }).path);
+        .filter((e) => pathOf(e).startsWith(mark))
+        .map((e) => pathOf(e));
       // In order, once each — but for one batch sent again after the kill.
       const firstSeen = paths.filter((p, i) => paths.indexOf(p) === i);
       expect(firstSeen).toEqual(events.map((e) => e.path));
