@@ -16,6 +16,7 @@ import { loadAssets } from "../../src/opensearch/bootstrap.ts";
 import { ingestAs, json, TEST_SECRET, testApp, tokenFor } from "../support/app.ts";
 import { type Destinations, type Kind, startDestinations, startGate } from "../support/destinations.ts";
 import { CSV_HOSTILE_TEXTS, event, newTenant } from "../support/events.ts";
+import { ocsfProblems } from "../support/ocsf-oracle.ts";
 import { exitOf, startService, waitForStatus } from "../support/process.ts";
 
 const url = inject("opensearchUrl");
@@ -165,13 +166,14 @@ afterAll(async () => {
 });
 
 describe("an export to each destination", () => {
-  const cases: [Kind, "jsonl" | "csv", "none" | "gzip"][] = [
+  const cases: [Kind, "jsonl" | "csv" | "ocsf", "none" | "gzip"][] = [
     ["s3", "jsonl", "gzip"],
     ["s3", "csv", "none"],
     ["gcs", "jsonl", "none"],
     ["gcs", "csv", "gzip"],
     ["azure_blob", "jsonl", "gzip"],
     ["azure_blob", "csv", "none"],
+    ["s3", "ocsf", "gzip"],
   ];
   it.each(cases)(
     "%s %s %s: every matching event once, in order, checksums as in the manifest",
@@ -211,6 +213,12 @@ describe("an export to each destination", () => {
       if (format === "jsonl") {
         const lines = parts.flatMap((p) => p.split("\n").filter(Boolean)).map((l) => JSON.parse(l));
         expect(lines).toEqual(want);
+      } else if (format === "ocsf") {
+        // OCSF 1.8, checked against OCSF's own class schemas: the same events, in the same order.
+        const lines = parts.flatMap((p) => p.split("\n").filter(Boolean)).map((l) => JSON.parse(l));
+        expect(lines.map((o) => o.metadata.uid)).toEqual(want.map((e: { id: string }) => e.id));
+        for (const o of lines) expect(ocsfProblems(o)).toEqual([]);
+        expect(done.manifest.files[0].uri).toMatch(/part-00000\.ocsf\.jsonl\.gz$/);
       } else {
         const rows = parts.flatMap((p) => {
           expect(p.includes("\r\n")).toBe(true);

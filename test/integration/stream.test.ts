@@ -19,6 +19,7 @@ import { formatPosition, type Position, parsePosition, reached } from "../../src
 import { json, TEST_SECRET, TEST_STREAM, testApp, tokenFor } from "../support/app.ts";
 import { event, newTenant } from "../support/events.ts";
 import { queryFixture } from "../support/fixture.ts";
+import { ocsfProblems } from "../support/ocsf-oracle.ts";
 import { listen, openStream, SseStream, servedForFile } from "../support/sse.ts";
 
 const url = inject("opensearchUrl");
@@ -282,6 +283,29 @@ describe("GET /v1/audit/stream", () => {
     again.close();
   });
 
+  it("sends OCSF 1.8 with format=ocsf, live and on a resume, the same events as the JSON stream", async () => {
+    const tenant = newTenant("ocsf");
+    const plain = await subscribe(tenant);
+    const ocsf = await subscribe(tenant, { query: "format=ocsf" });
+    await post(tenant, batch("o1", 8, { action: "policy_update" }));
+    await post(tenant, batch("o2", 8));
+    await ocsf.until(() => ocsf.received === 16);
+    await plain.until(() => plain.received === 16);
+    const messages = ocsf.messages.map((m) => JSON.parse(m.data));
+    expect(messages.map((o) => o.metadata.uid)).toEqual(ids(plain));
+    for (const o of messages) expect(ocsfProblems(o)).toEqual([]);
+    expect(messages[0].class_uid).toBe(3004);
+    expect(messages[8].class_uid).toBe(6003);
+    const last = ocsf.messages[7]?.id as string;
+    ocsf.close();
+    plain.close();
+    // A resume catches up through its own reads: rendered the same way.
+    const again = await subscribe(tenant, { lastEventId: last, query: "format=ocsf" });
+    await again.until(() => again.received === 8);
+    expect(again.messages.map((m) => JSON.parse(m.data).metadata.uid)).toEqual(ids(plain).slice(8));
+    again.close();
+  });
+
   it("refuses bad requests with a problem naming the field", async () => {
     const tenant = newTenant("bad");
     const token = await readToken(tenant);
@@ -291,6 +315,8 @@ describe("GET /v1/audit/stream", () => {
       [{ query: "last_event_id=1" }, "Last-Event-ID"],
       [{ query: "limit=5" }, "limit"],
       [{ query: "action=peek" }, "action"],
+      [{ query: "format=xml" }, "format"],
+      [{ query: "format=ocsf&format=json" }, "format"],
     ] as const) {
       const { res } = await openStream(server.base, token, opts);
       expect(res.status, JSON.stringify(opts)).toBe(400);

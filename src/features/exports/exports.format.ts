@@ -1,14 +1,15 @@
 /**
  * @module features/exports/format
- * Events → file bytes. `jsonl`: one event per line in the API form. `csv`: a header row, then the
+ * Events → file bytes. `jsonl`: one event per line in the API form. `ocsf`: one OCSF 1.8 event per line. `csv`: a header row, then the
  * contract's fixed columns, quoted by csv-stringify (RFC 4180, CRLF, every cell in quotes), with
  * the formula-injection guard: a text cell starting with = + - @ tab CR or LF gets a leading ' so
  * a spreadsheet shows it as text instead of running it.
  */
 import { stringify } from "csv-stringify/sync";
 import type { AuditEvent } from "../../events/event.schema.ts";
+import { toOcsf } from "../../formats/ocsf.ts";
 
-export type Format = "jsonl" | "csv";
+export type Format = "jsonl" | "csv" | "ocsf";
 
 export const CSV_COLUMNS = [
   "id",
@@ -77,20 +78,33 @@ export function fileHeader(format: Format): string {
   return format === "csv" ? stringify([[...CSV_COLUMNS]], CSV_OPTIONS) : "";
 }
 
-/** A batch of events as file text (a whole page at once: one call per page, not per event). */
-export function formatEvents(format: Format, events: AuditEvent[]): string {
+/**
+ * A batch of events as file text (a whole page at once: one call per page, not per event). `ocsf`
+ * (JSON lines of OCSF 1.8, the mapper delivery uses) needs the tenant, and takes each event's
+ * ingest stamp when given.
+ */
+export function formatEvents(
+  format: Format,
+  events: AuditEvent[],
+  context: { tenant: string; ingested?: (string | null)[] } = { tenant: "" },
+): string {
   if (events.length === 0) return "";
   if (format === "csv") return stringify(events.map(csvRow), CSV_OPTIONS);
   let out = "";
-  for (const e of events) out += `${JSON.stringify(e)}\n`;
+  if (format === "ocsf")
+    for (const [i, e] of events.entries())
+      out += `${JSON.stringify(toOcsf(e, context.tenant, { ingested: context.ingested?.[i] ?? null }))}\n`;
+  else for (const e of events) out += `${JSON.stringify(e)}\n`;
   return out;
 }
 
 export function fileExtension(format: Format, compression: "none" | "gzip"): string {
-  return compression === "gzip" ? `${format}.gz` : format;
+  const ext = format === "ocsf" ? "ocsf.jsonl" : format;
+  return compression === "gzip" ? `${ext}.gz` : ext;
 }
 
 export const CONTENT_TYPES: Record<Format, string> = {
   jsonl: "application/x-ndjson",
   csv: "text/csv; charset=utf-8",
+  ocsf: "application/x-ndjson",
 };

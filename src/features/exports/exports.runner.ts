@@ -260,6 +260,7 @@ async function writeFile(
         formatEvents(
           format,
           docs.map((d) => d.event),
+          { tenant: o.tenant, ingested: docs.map((d) => d.ingested) },
         ),
       );
     }

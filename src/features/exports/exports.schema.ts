@@ -7,7 +7,7 @@ import { z } from "@hono/zod-openapi";
 import { DestinationSchema } from "../../destinations/object-store.ts";
 import { filterJson } from "../../filters/filters.ts";
 
-export const FORMATS = ["jsonl", "csv"] as const;
+export const FORMATS = ["jsonl", "csv", "ocsf"] as const;
 export const COMPRESSIONS = ["none", "gzip"] as const;
 export const STATUSES = ["pending", "running", "completed", "failed", "cancelled"] as const;
 export type ExportStatus = (typeof STATUSES)[number];
@@ -21,7 +21,7 @@ export function createExportSchema(now: () => Date) {
     .object({
       format: z.enum(FORMATS).default("jsonl").openapi({
         description:
-          "`jsonl`: one event per line in the API form. `csv`: a header row, then the fixed columns of the contract, RFC 4180 quoting, CRLF line ends, formula-injection guard.",
+          "`jsonl`: one event per line in the API form (with integrity proofs when the service seals events). `csv`: a header row, then the fixed columns of the contract, RFC 4180 quoting, CRLF line ends, formula-injection guard. `ocsf`: one OCSF 1.8 event per line (API Activity / Entity Management, the mapping delivery uses; files `*.ocsf.jsonl`).",
       }),
       compression: z.enum(COMPRESSIONS).default("none"),
       filters: filterJson(now).default({}).openapi("ExportFilters", {

@@ -5,14 +5,14 @@
  * when the feed's read in flight (if any) asks for its tenant — so nothing falls between the two.
  */
 import type { StreamSettings } from "../../config.ts";
-import { fromDocument } from "../../events/event.mapping.ts";
+import { readDocument } from "../../events/event.mapping.ts";
 import type { Filters } from "../../filters/filters.ts";
 import type { Logger } from "../../logger.ts";
 import { advance, later, type Position, reached } from "../../opensearch/position.ts";
 import { readRange, refresh, type SeqRange, type Store, storeProgress } from "../../opensearch/progress.ts";
 import type { Feed } from "./stream.feed.ts";
 import { catchUpSearch } from "./stream.query.ts";
-import type { EndReason, Subscriber } from "./stream.subscriber.ts";
+import { type EndReason, render, type Subscriber } from "./stream.subscriber.ts";
 
 export interface CatchUpContext {
   store: Store;
@@ -68,7 +68,7 @@ export async function catchUp(sub: Subscriber, filters: Filters, ctx: CatchUpCon
           for (const hit of hits) {
             await sub.room();
             if (sub.gone) return;
-            const data = JSON.stringify(fromDocument(hit._source));
+            const data = render(sub.format, readDocument(hit._source), sub.tenant.id);
             if (!sub.event(advance(sub.pos, index.gen, shard, hit._seq_no), data))
               return ctx.end(sub, "slow_client");
             ctx.sent?.inc();

@@ -22,7 +22,7 @@ import {
 } from "../../opensearch/progress.ts";
 import { inScope } from "../../tenancy/tenant-scope.ts";
 import { changesSearch } from "./stream.query.ts";
-import type { EndReason, Subscriber } from "./stream.subscriber.ts";
+import { type EndReason, render, type StreamFormat, type Subscriber } from "./stream.subscriber.ts";
 
 const FAILURE_BACKOFF_MS = 2000;
 
@@ -186,12 +186,14 @@ export class Feed {
       if (!subs) continue;
       const doc = readDocument(hit._source);
       const event = doc.event;
-      let data: string | undefined;
+      // Rendered once per format, whatever the number of subscribers.
+      const data = new Map<StreamFormat, string>();
       for (const sub of subs) {
         if (sub.gone || !isAfter(gen, shard, hit._seq_no, sub.pos) || !inScope(sub.tenant, doc)) continue;
         if (!sub.accepts(event)) continue;
-        data ??= JSON.stringify(event);
-        if (sub.event(later(sub.pos, pos), data)) this.#metrics?.sent.inc();
+        const text = data.get(sub.format) ?? render(sub.format, doc, sub.tenant.id);
+        data.set(sub.format, text);
+        if (sub.event(later(sub.pos, pos), text)) this.#metrics?.sent.inc();
         else this.#end(sub, "slow_client");
       }
     }

@@ -24,7 +24,7 @@ import { catchUp } from "./stream.catchup.ts";
 import { Feed } from "./stream.feed.ts";
 import { StreamLimits } from "./stream.limits.ts";
 import { assertReachable, type Store } from "./stream.store.ts";
-import { type EndReason, Subscriber } from "./stream.subscriber.ts";
+import { type EndReason, type StreamFormat, Subscriber } from "./stream.subscriber.ts";
 
 const RETRY_MS = 2000;
 const MAX_DELAY_MS = 2 ** 31 - 1;
@@ -72,6 +72,7 @@ export class StreamHub {
   async subscribe(req: {
     tenant: Tenant;
     filters: Filters;
+    format?: StreamFormat;
     from?: Position;
     until?: number;
   }): Promise<Subscriber> {
@@ -91,6 +92,7 @@ export class StreamHub {
     const sub: Subscriber = new Subscriber({
       tenant: req.tenant,
       accepts: eventFilter(req.filters),
+      ...(req.format ? { format: req.format } : {}),
       pos: req.from ?? head,
       bufferBytes: this.#settings.clientBufferBytes,
       retryMs: RETRY_MS,

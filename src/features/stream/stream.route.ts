@@ -6,7 +6,7 @@
 import { type OpenAPIHono, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { invalidField } from "../../errors.ts";
-import { filterQuery, type RawFilters, resolve } from "../../filters/filters.ts";
+import { filterQuery, type RawFilters, resolve, text } from "../../filters/filters.ts";
 import type { Gate } from "../../http/admission.ts";
 import type { AppEnv } from "../../http/env.ts";
 import { problemResponse } from "../../http/openapi.ts";
@@ -14,6 +14,7 @@ import { secured } from "../../http/route.ts";
 import { parsePosition } from "../../opensearch/position.ts";
 import type { Tenant } from "../../tenancy/tenant-scope.ts";
 import type { StreamHub } from "./stream.hub.ts";
+import { STREAM_FORMATS, type StreamFormat } from "./stream.subscriber.ts";
 
 export interface StreamDeps {
   hub: StreamHub;
@@ -46,6 +47,19 @@ export function registerStream(app: OpenAPIHono<AppEnv>, deps: StreamDeps): void
         query: filterQuery({
           now: deps.now,
           extra: {
+            format: text()
+              .refine(
+                (f) => (STREAM_FORMATS as readonly string[]).includes(f),
+                `must be one of ${STREAM_FORMATS.join(", ")}`,
+              )
+              .transform((f) => f as StreamFormat)
+              .optional()
+              .openapi({
+                type: "string",
+                enum: [...STREAM_FORMATS],
+                description:
+                  "`json` (default): each message's data is the event as /logs returns it. `ocsf`: the event as OCSF 1.8 (the mapping delivery and exports use).",
+              }),
             last_event_id: z.string().optional().openapi({
               description:
                 "Where to resume, for clients that cannot send the Last-Event-ID header (the header wins): an `id` this stream sent.",
@@ -81,7 +95,7 @@ export function registerStream(app: OpenAPIHono<AppEnv>, deps: StreamDeps): void
   );
 
   app.openapi(route, async (c) => {
-    const q = c.req.valid("query") as RawFilters & { last_event_id?: string };
+    const q = c.req.valid("query") as RawFilters & { last_event_id?: string; format?: StreamFormat };
     const { filters } = resolve(q, deps.now());
     const resumeAt = c.req.header(LAST_EVENT_ID) || q.last_event_id;
     const from = resumeAt === undefined ? undefined : parsePosition(resumeAt.trim());
@@ -89,6 +103,7 @@ export function registerStream(app: OpenAPIHono<AppEnv>, deps: StreamDeps): void
     const sub = await deps.hub.subscribe({
       tenant: await deps.tenant(c),
       filters,
+      ...(q.format ? { format: q.format } : {}),
       ...(from ? { from } : {}),
       ...(c.var.principal.expiresAt ? { until: c.var.principal.expiresAt } : {}),
     });

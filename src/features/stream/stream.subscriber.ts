@@ -4,9 +4,19 @@
  * The response body pulls from a bounded queue, so a client that reads slowly fills the queue
  * rather than the process; past the bound it is told why and disconnected, never skipped.
  */
+
+import type { StoredEvent } from "../../events/event.mapping.ts";
 import type { AuditEvent } from "../../events/event.schema.ts";
+import { formatEvent } from "../../formats/formats.ts";
 import { formatPosition, type Position } from "../../opensearch/position.ts";
 import type { Tenant } from "../../tenancy/tenant-scope.ts";
+
+export const STREAM_FORMATS = ["json", "ocsf"] as const;
+export type StreamFormat = (typeof STREAM_FORMATS)[number];
+
+/** A message's `data`: the event in the stream's format, one line of JSON. */
+export const render = (format: StreamFormat, doc: StoredEvent, tenant: string): string =>
+  JSON.stringify(format === "json" ? doc.event : formatEvent(format, doc.event, tenant, doc.ingested));
 
 export type EndReason = "shutdown" | "slow_client" | "unavailable" | "token_expired";
 
@@ -26,6 +36,8 @@ const encoder = new TextEncoder();
 export class Subscriber {
   readonly tenant: Tenant;
   readonly accepts: (e: AuditEvent) => boolean;
+  /** What each message's `data` holds: the event as /logs returns it, or OCSF. */
+  readonly format: StreamFormat;
   /** Every matching event before this position has been queued for the client. */
   pos: Position;
   readonly body: ReadableStream<Uint8Array>;
@@ -47,6 +59,7 @@ export class Subscriber {
   constructor(opts: {
     tenant: Tenant;
     accepts: (e: AuditEvent) => boolean;
+    format?: StreamFormat;
     pos: Position;
     bufferBytes: number;
     retryMs: number;
@@ -55,6 +68,7 @@ export class Subscriber {
   }) {
     this.tenant = opts.tenant;
     this.accepts = opts.accepts;
+    this.format = opts.format ?? "json";
     this.pos = opts.pos;
     this.#limitChars = opts.bufferBytes;
     this.closed = new Promise((resolve) => {
