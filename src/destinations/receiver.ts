@@ -73,7 +73,6 @@ type AnyReceiverType = ReceiverType<string, any, any>;
 /** Every receiver a destination can be. */
 export const RECEIVERS = [webhook, splunkHec, syslog, kafka] as const satisfies readonly AnyReceiverType[];
 export type ReceiverName = (typeof RECEIVERS)[number]["type"];
-export const RECEIVER_NAMES = RECEIVERS.map((r) => r.type) as [ReceiverName, ...ReceiverName[]];
 
 const typeOf = (type: string): AnyReceiverType | undefined => RECEIVERS.find((r) => r.type === type);
 

@@ -39,7 +39,7 @@ import {
 /** Anything that may not stand in a header: controls, format characters, line and paragraph separators. */
 const NOT_IN_HEADER = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu;
 
-export function escapeHeader(value: string): string {
+function escapeHeader(value: string): string {
   return value.replace(NOT_IN_HEADER, " ").replace(/[\\|]/g, (c) => `\\${c}`);
 }
 
@@ -47,7 +47,7 @@ export function escapeHeader(value: string): string {
 const OTHER_LINE_BREAKS = new Set(["\u000B", "\u000C", "\u0085", "\u2028", "\u2029"]);
 const EXTENSION_SPECIAL = /[\\=\r\n\p{Cc}\u2028\u2029]/gu;
 
-export function escapeExtension(value: string): string {
+function escapeExtension(value: string): string {
   return value.replace(EXTENSION_SPECIAL, (c) => {
     if (c === "\\" || c === "=") return `\\${c}`;
     if (c === "\r") return "\\r";
@@ -110,7 +110,7 @@ const MAX_LENGTH: Record<string, number> = {
 };
 
 /** The custom fields and their labels (csN, cnN, cfpN, flexString1). */
-export const CEF_LABELS = {
+const CEF_LABELS = {
   cs1: "Resource Path",
   cs2: "Tenant",
   cs3: "Session ID",

@@ -44,13 +44,13 @@ interface OcsfClass {
   category_name: string;
 }
 
-export const API_ACTIVITY: OcsfClass = {
+const API_ACTIVITY: OcsfClass = {
   class_uid: 6003,
   class_name: "API Activity",
   category_uid: 6,
   category_name: "Application Activity",
 };
-export const ENTITY_MANAGEMENT: OcsfClass = {
+const ENTITY_MANAGEMENT: OcsfClass = {
   class_uid: 3004,
   class_name: "Entity Management",
   category_uid: 3,
@@ -75,7 +75,7 @@ export const OCSF_ACTIVITIES: Record<Action, { cls: OcsfClass; id: number; name:
   policy_unbind: { cls: ENTITY_MANAGEMENT, id: 99, name: "Unbind" },
 };
 
-export function ocsfActivity(action: string): { cls: OcsfClass; id: number; name: string } {
+function ocsfActivity(action: string): { cls: OcsfClass; id: number; name: string } {
   return isAction(action) ? OCSF_ACTIVITIES[action] : { cls: API_ACTIVITY, id: 99, name: action || "Other" };
 }
 

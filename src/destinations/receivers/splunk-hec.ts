@@ -46,7 +46,7 @@ type Config = z.infer<typeof config>;
 const credentials = z.object({ hec_token: z.string().regex(/^[\x21-\x7e]{8,256}$/) });
 
 /** `2026-11-26T14:30:05.123456Z` → `1796481005.123456`, exactly (a double would round it). */
-export function epochSeconds(time: string): string | undefined {
+function epochSeconds(time: string): string | undefined {
   const ms = Date.parse(time);
   const micros = /\.(\d{1,6})Z$/.exec(time)?.[1]?.padEnd(6, "0") ?? "000000";
   return Number.isFinite(ms) ? `${Math.floor(ms / 1000)}.${micros}` : undefined;

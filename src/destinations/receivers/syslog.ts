@@ -70,7 +70,7 @@ const credentials = z.object({
 const sdValue = (v: string) => v.replace(/["\\\]]/g, (c) => `\\${c}`);
 
 /** One RFC 5424 message (without framing). */
-export function syslogMessage(
+function syslogMessage(
   e: Outgoing,
   tenant: string,
   c: Pick<Config, "app_name" | "hostname">,
@@ -86,7 +86,7 @@ export function syslogMessage(
 }
 
 /** Octet-counting framing (RFC 5425 §4.3): the message's length in bytes, a space, the message. */
-export const frame = (message: string) => `${Buffer.byteLength(message)} ${message}`;
+const frame = (message: string) => `${Buffer.byteLength(message)} ${message}`;
 
 export const syslog = {
   type: "syslog",

@@ -10,7 +10,7 @@ import { RECEIVERS } from "../../destinations/receiver.ts";
 import { filterJson } from "../../filters/filters.ts";
 import { FORMATS } from "../../formats/formats.ts";
 
-export const STATES = ["active", "paused", "failing"] as const;
+const STATES = ["active", "paused", "failing"] as const;
 export type State = (typeof STATES)[number];
 
 export const DESTINATION_ID = /^dst_[0-9A-HJKMNP-TV-Z]{26}$/;
@@ -23,7 +23,7 @@ const name = z
   .refine((s) => s.trim() !== "", "must not be empty")
   .openapi({ pattern: "\\S", description: "A label for people: one line (unique names are not enforced)." });
 
-export const BatchSchema = z
+const BatchSchema = z
   .object({
     max_events: z.number().int().min(1).max(10_000).default(500).openapi({
       description:
@@ -115,7 +115,7 @@ export const ReplaySchema = z
   )
   .openapi("ReplayDestination");
 
-export const StatusSchema = z
+const StatusSchema = z
   .object({
     state: z.enum(STATES).openapi({
       description:

@@ -49,7 +49,7 @@ import {
 
 const newUlid = monotonicFactory();
 /** A tenant's destinations are listed whole: a limit keeps that one page. */
-export const MAX_DESTINATIONS = 100;
+const MAX_DESTINATIONS = 100;
 
 export interface DeliveryContext {
   client: Client;
