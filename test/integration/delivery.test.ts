@@ -161,6 +161,11 @@ describe("destinations API", () => {
       [{ credentials_secret: "../etc/passwd" }, "credentials_secret"],
       [{ name: "two\nlines" }, "name"],
       [{ colour: "blue" }, "colour"],
+      [{ type: "kafka", config: { brokers: ["[0]:0"], topic: "audit" } }, "config.brokers.0"],
+      [{ type: "kafka", config: { brokers: ["broker:9092"], topic: ".." } }, "config.topic"],
+      [{ type: "syslog", config: { host: ":::", port: 6514 } }, "config.host"],
+      [{ type: "syslog", format: "ocsf", config: { host: "siem", port: 70000 } }, "config.port"],
+      [{ type: "splunk_hec", config: { url: receiver.url, index: "bad\nindex" } }, "config.index"],
     ];
     for (const [patch, field] of cases) {
       const res = await call("POST", "/v1/audit/destinations", webhookDestination(patch));
@@ -308,6 +313,43 @@ describe("delivery to a webhook", () => {
     expect(up).toMatchObject({ state: "active", lag_events: 0, skipped_by_retention: 0 });
     expect(new Set(idsAt(other, mark))).toEqual(new Set(idsAt(receiver, mark)));
     for (const d of [failing, healthy]) await call("DELETE", `/v1/audit/destinations/${d.destination_id}`);
+  });
+
+  it("waits out a receiver that is down (connections refused) and delivers everything once it is back", async () => {
+    const mark = `down-${Date.now()}`;
+    const d = await create({ filters: { path_prefix: mark } }, other);
+    await other.down();
+    try {
+      await ingestAs(
+        t,
+        tenant,
+        Array.from({ length: 25 }, (_, i) => event({ path: `${mark}/s${i}` })),
+      );
+      const down = await until(
+        () => status(d.destination_id),
+        (s) => s.state === "failing",
+      );
+      expect(down.last_error.message).toMatch(/cannot be reached/);
+      expect(down.lag_events).toBe(25);
+    } finally {
+      await other.up();
+    }
+    await until(
+      () => idsAt(other, mark).length,
+      (n) => n === 25,
+    );
+    expect(
+      other
+        .events()
+        .filter((e) => pathOf(e).startsWith(mark))
+        .map(pathOf),
+    ).toEqual(Array.from({ length: 25 }, (_, i) => `${mark}/s${i}`));
+    const up = await until(
+      () => status(d.destination_id),
+      (s) => s.delivered === 25,
+    );
+    expect(up).toMatchObject({ state: "active", lag_events: 0 });
+    await call("DELETE", `/v1/audit/destinations/${d.destination_id}`);
   });
 
   it("sends nothing while paused and everything stored meanwhile after resume", async () => {

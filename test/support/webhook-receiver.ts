@@ -29,6 +29,10 @@ export interface WebhookReceiver {
   refuse(status: number | null): void;
   /** Answers each request only after `ms` (a slow SIEM). */
   delay(ms: number): void;
+  /** Stops listening (connections are refused) until up(): a SIEM that is down. */
+  down(): Promise<void>;
+  /** Listens again on the same port. */
+  up(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -70,7 +74,13 @@ export async function startWebhookReceiver(secret: string): Promise<WebhookRecei
     res.writeHead(204).end();
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const port = (server.address() as AddressInfo).port;
+  const origin = `http://127.0.0.1:${port}`;
+  const close = () =>
+    new Promise<void>((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    });
   return Object.assign(r, {
     url: `${origin}/hooks/audit`,
     origin,
@@ -81,10 +91,8 @@ export async function startWebhookReceiver(secret: string): Promise<WebhookRecei
     delay(ms: number) {
       delayMs = ms;
     },
-    stop: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    down: close,
+    up: () => new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve)),
+    stop: close,
   });
 }

@@ -10,13 +10,19 @@
 
 import { z } from "@hono/zod-openapi";
 import { ProduceAcks, Producer, stringSerializers } from "@platformatic/kafka";
+import { originOf } from "../allowlist.ts";
 import { DestinationError } from "../errors.ts";
 import { answerText, type Outgoing, type ReceiverType } from "../receiver.ts";
+
+const asUrl = (hostPort: string) => `kafka://${hostPort}`;
 
 const broker = z
   .string()
   .regex(/^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, "must be host:port")
-  .refine((b) => Number(b.slice(b.lastIndexOf(":") + 1)) <= 65_535, "must be host:port");
+  .refine((b) => {
+    const port = Number(b.slice(b.lastIndexOf(":") + 1));
+    return port >= 1 && port <= 65_535 && originOf(asUrl(b), ["kafka:"]) !== undefined;
+  }, "must be host:port");
 
 const config = z
   .object({
@@ -48,8 +54,6 @@ const credentials = z.object({
   client_cert: z.string().min(1).optional(),
   client_key: z.string().min(1).optional(),
 });
-
-const asUrl = (hostPort: string) => `kafka://${hostPort}`;
 
 /** What went wrong, in the client's words without anything it may echo of a request. */
 const described = (err: unknown) => {

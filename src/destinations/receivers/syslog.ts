@@ -12,6 +12,7 @@ import { isIP } from "node:net";
 import { hostname } from "node:os";
 import { connect, type TLSSocket } from "node:tls";
 import { z } from "@hono/zod-openapi";
+import { originOf } from "../allowlist.ts";
 import { DestinationError } from "../errors.ts";
 import { answerText, type Outgoing, type ReceiverType } from "../receiver.ts";
 
@@ -28,6 +29,9 @@ const headerField = (n: number) =>
     .string()
     .regex(new RegExp(`^[\\x21-\\x7e]{1,${n}}$`), `must be 1–${n} printable ASCII characters without spaces`);
 
+/** The receiver as the allowlist names it: `tls://host:port` (an IPv6 address in brackets). */
+const target = (host: string, port: number) => `tls://${host.includes(":") ? `[${host}]` : host}:${port}`;
+
 const config = z
   .object({
     host: z
@@ -35,6 +39,10 @@ const config = z
       .min(1)
       .max(253)
       .regex(/^[A-Za-z0-9.:-]+$/, "must be a host name or an IP address")
+      .refine(
+        (h) => originOf(target(h, 6514), ["tls:"]) !== undefined,
+        "must be a host name or an IP address",
+      )
       .openapi({ description: "The receiver; `tls://<host>:<port>` must be in EXPORT_ENDPOINT_ALLOWLIST." }),
     port: z.number().int().min(1).max(65_535).default(6514),
     ca_pem: z
@@ -94,7 +102,7 @@ export const syslog = {
   formats: ["json", "cef", "ocsf"],
   credentials,
   expected: "nothing, or client_cert and client_key (PEM) for mutual TLS",
-  endpoints: (c) => ({ host: `tls://${c.host.includes(":") ? `[${c.host}]` : c.host}:${c.port}` }),
+  endpoints: (c) => ({ host: target(c.host, c.port) }),
   schemes: ["tls:"],
   open(c, secret, ctx) {
     const host = (hostname().match(/^[\x21-\x7e]{1,255}$/) ?? ["-"])[0];

@@ -13,6 +13,9 @@ import { FORMATS } from "../../formats/formats.ts";
 const STATES = ["active", "paused", "failing"] as const;
 export type State = (typeof STATES)[number];
 
+/** The receivers' config schemas by their OpenAPI names (a change's `config` is one of them). */
+const CONFIG_NAMES = ["WebhookConfig", "SplunkHecConfig", "SyslogConfig", "KafkaConfig"];
+
 export const DESTINATION_ID = /^dst_[0-9A-HJKMNP-TV-Z]{26}$/;
 
 const name = z
@@ -82,9 +85,13 @@ export function updateDestinationSchema(now: () => Date) {
       filters: filterJson(now).optional().openapi({ description: "Replaces the filters whole." }),
       batch: BatchSchema.optional(),
       credentials_secret: secretPath.optional(),
-      config: z.record(z.string(), z.unknown()).optional().openapi({
-        description: "Replaces the config whole; checked against the destination's type.",
-      }),
+      config: z
+        .record(z.string(), z.unknown())
+        .optional()
+        .openapi({
+          description: "Replaces the config whole; checked against the destination's type.",
+          anyOf: CONFIG_NAMES.map((name) => ({ $ref: `#/components/schemas/${name}` })),
+        }),
     })
     .strict()
     .refine((v) => Object.keys(v).length > 0, "must change at least one field")
@@ -162,12 +169,12 @@ export const DestinationSchema = z
     updated_by: z.string(),
     status: StatusSchema,
   })
-  .openapi("Destination");
+  .openapi("DeliveryDestination");
 export type DestinationView = z.infer<typeof DestinationSchema>;
 
 export const DestinationListSchema = z
   .object({ entries: z.array(DestinationSchema) })
-  .openapi("DestinationList");
+  .openapi("DeliveryDestinationList");
 
 export const TestResultSchema = z
   .object({
