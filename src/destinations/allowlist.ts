@@ -9,6 +9,16 @@
  */
 
 const HTTP = ["http:", "https:"] as const;
+
+/**
+ * A host name or an IPv4 address (labels of letters, digits and inner hyphens) and a port from 1 to
+ * 65535: what a `tls://` or `kafka://` receiver is written as (an IPv6 receiver goes by a DNS name).
+ * Patterns JSON Schema can state, so the API document says exactly what is accepted.
+ */
+export const HOST =
+  "[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*";
+export const PORT =
+  "(?:6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[1-9][0-9]{0,3})";
 /** Schemes without a default port: the port must be written. */
 const STREAMS = ["tls:", "kafka:"] as const;
 export type Scheme = (typeof HTTP)[number] | (typeof STREAMS)[number];

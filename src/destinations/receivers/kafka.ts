@@ -10,7 +10,7 @@
 
 import { z } from "@hono/zod-openapi";
 import { ProduceAcks, Producer, stringSerializers } from "@platformatic/kafka";
-import { originOf } from "../allowlist.ts";
+import { HOST, PORT } from "../allowlist.ts";
 import { DestinationError } from "../errors.ts";
 import { answerText, type Outgoing, type ReceiverType } from "../receiver.ts";
 
@@ -18,11 +18,8 @@ const asUrl = (hostPort: string) => `kafka://${hostPort}`;
 
 const broker = z
   .string()
-  .regex(/^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, "must be host:port")
-  .refine((b) => {
-    const port = Number(b.slice(b.lastIndexOf(":") + 1));
-    return port >= 1 && port <= 65_535 && originOf(asUrl(b), ["kafka:"]) !== undefined;
-  }, "must be host:port");
+  .max(260)
+  .regex(new RegExp(`^${HOST}:${PORT}$`), "must be host:port (a host name or an IPv4 address)");
 
 const config = z
   .object({

@@ -12,7 +12,7 @@ import { isIP } from "node:net";
 import { hostname } from "node:os";
 import { connect, type TLSSocket } from "node:tls";
 import { z } from "@hono/zod-openapi";
-import { originOf } from "../allowlist.ts";
+import { HOST } from "../allowlist.ts";
 import { DestinationError } from "../errors.ts";
 import { answerText, type Outgoing, type ReceiverType } from "../receiver.ts";
 
@@ -29,20 +29,15 @@ const headerField = (n: number) =>
     .string()
     .regex(new RegExp(`^[\\x21-\\x7e]{1,${n}}$`), `must be 1–${n} printable ASCII characters without spaces`);
 
-/** The receiver as the allowlist names it: `tls://host:port` (an IPv6 address in brackets). */
-const target = (host: string, port: number) => `tls://${host.includes(":") ? `[${host}]` : host}:${port}`;
+/** The receiver as the allowlist names it. */
+const target = (host: string, port: number) => `tls://${host}:${port}`;
 
 const config = z
   .object({
     host: z
       .string()
-      .min(1)
       .max(253)
-      .regex(/^[A-Za-z0-9.:-]+$/, "must be a host name or an IP address")
-      .refine(
-        (h) => originOf(target(h, 6514), ["tls:"]) !== undefined,
-        "must be a host name or an IP address",
-      )
+      .regex(new RegExp(`^${HOST}$`), "must be a host name or an IPv4 address")
       .openapi({ description: "The receiver; `tls://<host>:<port>` must be in EXPORT_ENDPOINT_ALLOWLIST." }),
     port: z.number().int().min(1).max(65_535).default(6514),
     ca_pem: z

@@ -18,13 +18,16 @@ const CONFIG_NAMES = ["WebhookConfig", "SplunkHecConfig", "SyslogConfig", "Kafka
 
 export const DESTINATION_ID = /^dst_[0-9A-HJKMNP-TV-Z]{26}$/;
 
+/** One line: no control characters (C0, DEL, C1) or line/paragraph separators, not blank. */
+const LINE = "[^\\u0000-\\u001F\\u007F-\\u009F\\u2028\\u2029]";
 const name = z
   .string()
-  .min(1)
   .max(200)
-  .refine((s) => !/[\p{Cc}\p{Zl}\p{Zp}]/u.test(s), "must be one line of printable text")
-  .refine((s) => s.trim() !== "", "must not be empty")
-  .openapi({ pattern: "\\S", description: "A label for people: one line (unique names are not enforced)." });
+  .regex(
+    new RegExp(`^${LINE}*[^\\s\\u0000-\\u001F\\u007F-\\u009F\\u2028\\u2029]${LINE}*$`),
+    "must be one line of printable text, not blank",
+  )
+  .openapi({ description: "A label for people: one line (unique names are not enforced)." });
 
 const BatchSchema = z
   .object({
