@@ -15,6 +15,7 @@ describe("bootstrap against a real OpenSearch", async () => {
     expect(second).toEqual(first);
     expect(first.templates).toEqual([
       "audit-events",
+      "scaivault-destinations",
       "scaivault-exports",
       "scaivault-integrity",
       "scaivault-rollup",
@@ -22,6 +23,7 @@ describe("bootstrap against a real OpenSearch", async () => {
     ]);
     expect(first.dataStreams).toEqual(["audit-events"]);
     expect(first.indices).toEqual([
+      "scaivault-destinations",
       "scaivault-exports",
       "scaivault-integrity",
       "scaivault-rollup",

@@ -20,7 +20,7 @@ import {
   IngestEventSchema,
 } from "../../src/events/event.schema.ts";
 import { SEVERITY_NAMES, severityOf } from "../../src/formats/classify.ts";
-import { OCSF_ACTIVITIES, OCSF_VERSION, toOcsf } from "../../src/formats/ocsf.ts";
+import { OCSF_ACTIVITIES, toOcsf } from "../../src/formats/ocsf.ts";
 import { ocsfProblems, VALIDATORS } from "../support/ocsf-oracle.ts";
 
 /** Valid for its own class (by class_uid), with the errors in the message when not. */
