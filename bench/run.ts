@@ -17,6 +17,7 @@ import { createOpenSearchClient } from "../src/opensearch/client.ts";
 import { AUDIT_STREAM } from "../src/opensearch/names.ts";
 import { startS3 } from "../test/support/object-stores.ts";
 import { ensureNaive, NAIVE_INDEX } from "./naive.ts";
+import { delivery } from "./parts/delivery.ts";
 import { EXPORT_PAGE_SIZE, exports } from "./parts/export.ts";
 import { ingest } from "./parts/ingest.ts";
 import { integrity } from "./parts/integrity.ts";
@@ -27,7 +28,7 @@ import { summary } from "./parts/summary.ts";
 import { sizeLabel, writeReport } from "./report.ts";
 import { benchEnv, ensureSeeded } from "./support.ts";
 
-const PARTS: Record<string, Part> = { ingest, query, summary, export: exports, stream, integrity };
+const PARTS: Record<string, Part> = { ingest, query, summary, export: exports, stream, integrity, delivery };
 
 const { values } = parseArgs({
   options: {
