@@ -11,6 +11,7 @@ import { createLogger } from "../src/logger.ts";
 import { runService } from "../src/main.ts";
 import { devSecret, devSigningKey, loadDevConfigOrExit } from "./config.ts";
 import { type LocalCluster, startLocalCluster } from "./local-cluster.ts";
+import { mintToken } from "./token.ts";
 
 const dev = loadDevConfigOrExit();
 const env: NodeJS.ProcessEnv = { ...process.env };
@@ -32,12 +33,15 @@ if (dev.mode === "local") {
       "Index State Management is not available on the embedded node (its plugin is not served by the Maven registry)",
     );
 }
-if (dev.devSecretFile) env.AUDIT_JWT_SECRET = devSecret(dev.devSecretFile);
+const secret = dev.devSecretFile ? devSecret(dev.devSecretFile) : undefined;
+if (secret) env.AUDIT_JWT_SECRET = secret;
 if (dev.devSigningKeyFile) env.INTEGRITY_SIGNING_KEY_FILE = devSigningKey(dev.devSigningKeyFile);
 
 await runService(env, {
-  ...(dev.devSecretFile
+  ...(secret
     ? {
+        // The console's sign-in page offers dev tokens signed with the same secret.
+        devToken: (claims: { sub: string; tenant: string; scope: string }) => mintToken(secret, claims),
         notice: `local mode: tokens are signed with the dev secret in ${dev.devSecretFile}; mint one with: npm run token -- --tenant acme --scope "audit:read audit:write"`,
       }
     : {}),

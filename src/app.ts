@@ -9,6 +9,7 @@ import { requestId } from "hono/request-id";
 import { type Config, DEFAULT_ORIGIN } from "./config.ts";
 import { noSecrets, type SecretResolver } from "./destinations/credentials.ts";
 import type { SealKey } from "./events/leaf.ts";
+import { registerConsole } from "./features/console/console.route.ts";
 import { registerDelivery } from "./features/delivery/delivery.route.ts";
 import { registerExports } from "./features/exports/exports.route.ts";
 import { registerIngest } from "./features/ingest/ingest.route.ts";
@@ -73,6 +74,8 @@ export interface AppDeps {
   secrets?: SecretResolver;
   /** The audit events' data stream delivery follows (default audit-events; tests use their own). */
   stream?: string;
+  /** Local mode only: mints dev tokens for the console's sign-in page. */
+  devToken?: (claims: { sub: string; tenant: string; scope: string }) => Promise<string>;
   /** The clock (tests pass their own). */
   now?: () => Date;
   version?: string;
@@ -142,6 +145,14 @@ export function createApp(deps: AppDeps) {
     origin: deps.integrity?.origin ?? DEFAULT_ORIGIN,
     log: deps.log,
     now,
+  });
+
+  // The console reaches data only through the routes above, with the signed-in user's token.
+  registerConsole(app, {
+    fetch: (request) => app.fetch(request),
+    verify: deps.verify,
+    key: deps.config.cursorKey,
+    ...(deps.devToken ? { devToken: deps.devToken } : {}),
   });
 
   mountOpenApi(app, deps.version ?? "0.1.0");

@@ -35,6 +35,8 @@ export interface ServiceHooks {
   notice?: string;
   /** Runs after the service has stopped, before the process exits (dev/start: stop the local node). */
   afterStop?: (log: Logger) => Promise<void>;
+  /** Local mode (dev/start): mints dev tokens for the console's sign-in page. */
+  devToken?: (claims: { sub: string; tenant: string; scope: string }) => Promise<string>;
 }
 
 /** Runs the service until SIGINT/SIGTERM. A bad configuration exits with code 2, naming each variable. */
@@ -141,6 +143,7 @@ export async function runService(env: NodeJS.ProcessEnv, hooks: ServiceHooks = {
     metrics,
     verify: createVerifier(config.auth),
     secrets,
+    ...(hooks.devToken ? { devToken: hooks.devToken } : {}),
     integrity: {
       active: keys.signer,
       retired: keys.retired,

@@ -59,6 +59,8 @@ export function testApp(
     /** Where destinations' credentials come from, and delivery's timings. */
     secrets?: SecretResolver;
     delivery?: { failingAfterMs: number; sendTimeoutMs: number };
+    /** Local mode's console sign-in with dev tokens (signed with the test secret). */
+    devTokens?: boolean;
   } = {},
 ) {
   const { log, lines } = capturedLogger();
@@ -96,6 +98,7 @@ export function testApp(
       ...(opts.tokenMaxLifetimeSec ? { maxLifetimeSec: opts.tokenMaxLifetimeSec } : {}),
     }),
     ...(opts.now ? { now: opts.now } : {}),
+    ...(opts.devTokens ? { devToken: (claims) => mintToken(TEST_SECRET, claims) } : {}),
   });
   return { app, client, readiness, lines, hub, metrics, health };
 }
