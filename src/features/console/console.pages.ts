@@ -499,7 +499,9 @@ ${
     ? html`<dl class="facts"><dt>Events sealed</dt><dd class="num">${checkpoint.body.size}</dd>
   <dt>Root hash</dt><dd><code>${checkpoint.body.root_hash}</code></dd><dt>Signed</dt><dd>${checkpoint.body.timestamp}</dd></dl>
   <details><summary>Signed checkpoint (verify it offline with the published key)</summary><pre>${checkpoint.body.note}</pre></details>`
-    : problemBox(checkpoint.problem)
+    : checkpoint.status === 404
+      ? html`<p class="empty">No checkpoint yet: ${checkpoint.problem.detail ?? "nothing is sealed"}.</p>`
+      : problemBox(checkpoint.problem)
 }
 </section>
 <section aria-labelledby="delivery"><h2 id="delivery">Delivery destinations</h2>
