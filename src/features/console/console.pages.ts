@@ -5,6 +5,7 @@
  */
 import { html } from "hono/html";
 import type { HtmlEscapedString } from "hono/utils/html";
+import { FILTER_PARAMS } from "../../filters/filters.ts";
 import type { Answer, Api } from "./console.api.ts";
 import {
   type AuditEvent,
@@ -26,20 +27,7 @@ export interface Page {
 }
 
 /** The /logs filters and paging, as the console's URLs carry them. */
-const LOG_PARAMS = [
-  "from",
-  "to",
-  "action",
-  "identity_id",
-  "identity_type",
-  "path_prefix",
-  "success",
-  "source_ip",
-  "request_id",
-  "q",
-  "limit",
-  "cursor",
-];
+const LOG_PARAMS: readonly string[] = [...FILTER_PARAMS, "limit", "cursor"];
 
 /** The non-empty values of `names` in `q` (a form sends every field, filled or not). */
 export function pick(q: URLSearchParams, names: readonly string[]): URLSearchParams {

@@ -7,6 +7,7 @@
 import { html } from "hono/html";
 import type { HtmlEscapedString } from "hono/utils/html";
 import { ACTIONS, IDENTITY_TYPES } from "../../events/event.schema.ts";
+import { FILTER_PARAMS, type FilterParam } from "../../filters/filters.ts";
 import type { Problem } from "./console.api.ts";
 
 type Html = HtmlEscapedString | Promise<HtmlEscapedString>;
@@ -137,20 +138,21 @@ const select = (
 };
 
 /** The /logs filters (all but limit and cursor), shared by the events, trails and summary forms. */
-export function filterFields(q: URLSearchParams, omit: readonly string[] = []): Html {
-  const fields: [string, Html][] = [
-    ["from", input(q, "from", "From", "now-24h or 2026-11-26T14:25:00Z")],
-    ["to", input(q, "to", "To", "now")],
-    ["action", select(q, "action", "Actions", ACTIONS, true)],
-    ["identity_id", input(q, "identity_id", "Identity", "user:alice@example.com")],
-    ["identity_type", select(q, "identity_type", "Identity type", IDENTITY_TYPES)],
-    ["path_prefix", input(q, "path_prefix", "Path prefix", "prod/payments")],
-    ["success", select(q, "success", "Outcome (success)", ["true", "false"])],
-    ["source_ip", input(q, "source_ip", "Source IP or CIDR", "10.0.0.0/8")],
-    ["request_id", input(q, "request_id", "Request id")],
-    ["q", input(q, "q", "Free text")],
-  ];
-  return html`${fields.filter(([name]) => !omit.includes(name)).map(([, field]) => field)}`;
+export function filterFields(q: URLSearchParams, omit: readonly FilterParam[] = []): Html {
+  // Keyed by the filter language's own names: a filter added there must get its field here.
+  const fields: Record<FilterParam, Html> = {
+    from: input(q, "from", "From", "now-24h or 2026-11-26T14:25:00Z"),
+    to: input(q, "to", "To", "now"),
+    action: select(q, "action", "Actions", ACTIONS, true),
+    identity_id: input(q, "identity_id", "Identity", "user:alice@example.com"),
+    identity_type: select(q, "identity_type", "Identity type", IDENTITY_TYPES),
+    path_prefix: input(q, "path_prefix", "Path prefix", "prod/payments"),
+    success: select(q, "success", "Outcome (success)", ["true", "false"]),
+    source_ip: input(q, "source_ip", "Source IP or CIDR", "10.0.0.0/8"),
+    request_id: input(q, "request_id", "Request id"),
+    q: input(q, "q", "Free text"),
+  };
+  return html`${FILTER_PARAMS.filter((name) => !omit.includes(name)).map((name) => fields[name])}`;
 }
 
 export interface AuditEvent {
