@@ -4,6 +4,8 @@
  * `anomalies` (GET /v1/audit/anomalies): entities departing from their own baseline.
  */
 import type { Command } from "commander";
+import type { z } from "zod";
+import type { HistogramBucketSchema, SummarySchema } from "../../src/features/summary/summary.schema.ts";
 import { addFilters, clientOf, filtersOf, positiveInt } from "../common.ts";
 import {
   listFormat,
@@ -16,26 +18,9 @@ import {
   write,
 } from "../output.ts";
 
-interface Bucket {
-  start: string;
-  total: number;
-  failures: number;
-}
-interface Summary {
-  from: string;
-  to: string;
-  total: number;
-  outcomes: { success: number; failure: number };
-  by_action: Record<string, number>;
-  by_identity_type: Record<string, number>;
-  unique_identities: number;
-  unique_paths: number;
-  top_identities: { identity_id: string; count: number; failures: number }[];
-  top_paths: { path: string; count: number }[];
-  top_source_ips: { source_ip: string; count: number }[];
-  errors: Record<string, number>;
-  histogram: { interval: string; buckets: Bucket[] };
-}
+// The service's own response types (type-only imports: nothing of the service runs in the CLI).
+type Bucket = z.infer<typeof HistogramBucketSchema>;
+type Summary = z.infer<typeof SummarySchema>;
 
 const BAR_WIDTH = 40;
 

@@ -5,18 +5,16 @@
  * offboarding list).
  */
 import type { Command } from "commander";
+import type { z } from "zod";
 import type { AuditEvent } from "../../src/events/event.schema.ts";
+import type { IdentityPathsSchema } from "../../src/features/query/query.schema.ts";
 import { encodePath } from "../client.ts";
 import { addFilters, addPaging, clientOf, eachPage, filtersOf } from "../common.ts";
 import { listFormat, listOutput, printEvents, printRows } from "../output.ts";
 
 type EventsPage = { entries: AuditEvent[]; next_cursor: string | null };
-interface PathSummary {
-  path: string;
-  actions: Record<string, number>;
-  first_at: string;
-  last_at: string;
-}
+type IdentityPaths = z.infer<typeof IdentityPathsSchema>;
+type PathSummary = IdentityPaths["paths"][number];
 
 export function registerTrails(program: Command): void {
   const trail = program.command("trail").description("the trail of one secret path or one identity");
@@ -65,7 +63,7 @@ export function registerTrails(program: Command): void {
     .addOption(listOutput())
     .action(async (id: string, opts, command: Command) => {
       const format = listFormat(opts.output);
-      await eachPage<{ paths: PathSummary[]; next_cursor: string | null }>(
+      await eachPage<IdentityPaths>(
         clientOf(command),
         `/v1/audit/identities/${encodeURIComponent(id)}/paths`,
         filtersOf(opts, ["identity_id", "identity_type"]),
